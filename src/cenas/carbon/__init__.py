@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
+from cenas.carbon._readers import (
+    MAX_INTENSITY,
+    detect_format,
+    load_trace,
+    read_electricitymaps_csv,
+    read_plain_csv,
+)
+from cenas.carbon._registry import BUNDLED_ZONES, bundled_traces, bundled_years, load_bundled
 from cenas.carbon._trace import CarbonTrace, Kind, to_utc_hour
 
-__all__ = ["CarbonTrace", "Kind", "to_utc_hour"]
+__all__ = [
+    "BUNDLED_ZONES",
+    "MAX_INTENSITY",
+    "CarbonTrace",
+    "Kind",
+    "bundled_traces",
+    "bundled_years",
+    "detect_format",
+    "load_bundled",
+    "load_trace",
+    "read_electricitymaps_csv",
+    "read_plain_csv",
+    "to_utc_hour",
+]
