@@ -121,9 +121,13 @@ def _read_raw(path: str | PathLike[str]) -> _Raw:
     except pd.errors.EmptyDataError:
         raise _fail(name, 1, "empty file (no header and no data rows)") from None
     except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        line = int(match.group(1)) if match else 1
-        raise _fail(name, line, f"malformed CSV ({exc})") from None
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            want, line, saw = (int(g) for g in match.groups())
+            raise _fail(
+                name, line, f"malformed CSV: {saw} fields where {want} were expected"
+            ) from None
+        raise _fail(name, 1, f"malformed CSV ({exc})") from None
     except (UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
         raise _fail(name, 1, f"cannot read file ({type(exc).__name__}: {exc})") from None
     frame = frame.fillna("")
