@@ -1,0 +1,41 @@
+"""The carbon-aware engine: clock, evaluators, energy ledger, carbon signal, step loop."""
+
+from __future__ import annotations
+
+from cenas.engine.clock import Clock, SimulatedClock, WallClock
+from cenas.engine.energy import Ledger, LedgerEntry, PowerModel
+from cenas.engine.evaluators import (
+    ESTIMATORS,
+    Estimator,
+    LowFidelityEstimator,
+    PredictorEstimator,
+    TabularTrainer,
+    Trainer,
+    make_estimator,
+)
+from cenas.engine.loop import Arch, Engine, EngineConfig, Job, StepRecord
+from cenas.engine.signal import CarbonSignal, Forecast, TraceSignal
+
+__all__ = [
+    "ESTIMATORS",
+    "Arch",
+    "CarbonSignal",
+    "Clock",
+    "Engine",
+    "EngineConfig",
+    "Estimator",
+    "Forecast",
+    "Job",
+    "Ledger",
+    "LedgerEntry",
+    "LowFidelityEstimator",
+    "PowerModel",
+    "PredictorEstimator",
+    "SimulatedClock",
+    "StepRecord",
+    "TabularTrainer",
+    "Trainer",
+    "TraceSignal",
+    "WallClock",
+    "make_estimator",
+]

@@ -1,0 +1,119 @@
+"""GPU power model and the energy/carbon ledger.
+
+Power defaults describe an NVIDIA A100-SXM4-40GB (TDP 400 W), a common data-centre GPU:
+
+* ``train_w = 300``: sustained draw of full CNN training, about 75 % of TDP (typical of
+  CIFAR-scale ResNet-like training, which does not saturate the GPU's tensor cores);
+* ``estimate_w = 300``: low-fidelity estimation *is* short training, so it draws the same
+  power; its energy is small because it runs 12 of 200 epochs, not because it draws less;
+* ``idle_w = 55``: an idle A100 with its memory powered (NVIDIA reports 50-60 W).
+
+Every charge is a :class:`LedgerEntry` of one GPU, one step and one job (or idle time), so
+the carbon of a study adds up the same over jobs, over steps and over GPUs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+JOULES_PER_KWH = 3.6e6
+
+WorkKind = Literal["train", "estimate", "idle"]
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    """Power draw of one GPU in each state, in watts.
+
+    Attributes:
+        train_w: While training.
+        estimate_w: While estimating.
+        idle_w: While idle.
+    """
+
+    train_w: float = 300.0
+    estimate_w: float = 300.0
+    idle_w: float = 55.0
+
+    def __post_init__(self) -> None:
+        for name in ("train_w", "estimate_w", "idle_w"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"power.{name} must be non-negative")
+
+    def watts(self, kind: WorkKind) -> float:
+        """Power of a GPU doing ``kind`` of work."""
+        return {"train": self.train_w, "estimate": self.estimate_w, "idle": self.idle_w}[kind]
+
+
+def carbon_g(energy_j: float, intensity_g_per_kwh: float) -> float:
+    """Grams of CO2eq of ``energy_j`` joules at an intensity in gCO2eq/kWh."""
+    return energy_j / JOULES_PER_KWH * intensity_g_per_kwh
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One charge: a GPU's work on one job (or idle time) within one step."""
+
+    step: int
+    gpu: int
+    kind: WorkKind
+    job_id: int | None
+    seconds: float
+    energy_j: float
+    carbon_g: float
+
+
+@dataclass
+class Ledger:
+    """All charges of a study, in order."""
+
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+    def charge(
+        self,
+        step: int,
+        gpu: int,
+        kind: WorkKind,
+        job_id: int | None,
+        seconds: float,
+        power: PowerModel,
+        intensity: float,
+    ) -> LedgerEntry:
+        """Record ``seconds`` of ``kind`` work on ``gpu`` during ``step``."""
+        energy = power.watts(kind) * seconds
+        entry = LedgerEntry(step, gpu, kind, job_id, seconds, energy, carbon_g(energy, intensity))
+        self.entries.append(entry)
+        return entry
+
+    def extend(self, entries: Iterable[LedgerEntry]) -> None:
+        """Append existing entries (on resume)."""
+        self.entries.extend(entries)
+
+    @property
+    def total_carbon_g(self) -> float:
+        """Carbon of every charge."""
+        return float(sum(e.carbon_g for e in self.entries))
+
+    @property
+    def total_energy_j(self) -> float:
+        """Energy of every charge."""
+        return float(sum(e.energy_j for e in self.entries))
+
+    def carbon_by_step(self) -> dict[int, float]:
+        """Carbon per step."""
+        out: dict[int, float] = {}
+        for e in self.entries:
+            out[e.step] = out.get(e.step, 0.0) + e.carbon_g
+        return out
+
+    def carbon_by_job(self) -> dict[int | None, float]:
+        """Carbon per job (``None``: idle time)."""
+        out: dict[int | None, float] = {}
+        for e in self.entries:
+            out[e.job_id] = out.get(e.job_id, 0.0) + e.carbon_g
+        return out
+
+
+__all__ = ["JOULES_PER_KWH", "Ledger", "LedgerEntry", "PowerModel", "WorkKind", "carbon_g"]

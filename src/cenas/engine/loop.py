@@ -1,0 +1,398 @@
+"""The carbon-aware step loop of CE-NAS.
+
+Zhao, Liu, Jiang, Guo — "CE-NAS: An End-to-End Carbon-Efficient Neural Architecture Search
+Framework", NeurIPS 2024. Each scheduling step (default one hour) a policy splits the GPU
+pool between *estimation* and *training*:
+
+* an estimating GPU asks the optimiser for a new cell (from LaMOO's chosen region),
+  estimates it with the configured estimator and pushes it, with its estimated objectives,
+  into a bounded candidate queue (when the queue is full it idles);
+* a training GPU resumes an unfinished training, or takes the queued candidate with the
+  lowest dominance number among the estimates, or — with an empty queue — a fresh cell from
+  the optimiser, and trains it; only trained results reach ``optimizer.tell``.
+
+Inside a step GPUs are simulated event by event in time order, so a result that finishes
+at minute 10 is known to every ask made after minute 10. A job that does not fit in the
+step is paused and carries over; its GPU-seconds are charged once, in the steps where they
+ran. Every charge goes to a :class:`~cenas.engine.energy.Ledger` entry at the actual
+intensity of its hour. No cell is ever estimated or trained twice.
+
+Budgets: the loop stops after ``hours`` or when the carbon budget is spent. A step whose
+worst-case carbon (all its GPUs busy) would cross the budget runs only for the share of
+the hour the remaining budget allows, and the study stops there: spending never exceeds
+the budget.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cenas.bench import NB201Task
+from cenas.engine.clock import Clock, SimulatedClock
+from cenas.engine.energy import JOULES_PER_KWH, Ledger, LedgerEntry, PowerModel
+from cenas.engine.evaluators import Estimator, Trainer
+from cenas.engine.signal import CarbonSignal
+from cenas.optimize.base import Optimizer
+from cenas.optimize.hypervolume import dominance_number
+from cenas.policy.base import Policy, State, clip_gpus
+
+JobKind = Literal["train", "estimate"]
+
+
+@dataclass
+class Job:
+    """One unit of GPU work on one cell."""
+
+    id: int
+    kind: JobKind
+    arch: int
+    total_s: float
+    done_s: float = 0.0
+    start_step: int = -1
+    end_step: int = -1
+    gpu: int = -1
+
+    @property
+    def remaining_s(self) -> float:
+        """GPU-seconds still to run."""
+        return max(self.total_s - self.done_s, 0.0)
+
+
+@dataclass
+class Arch:
+    """What the study knows about one cell."""
+
+    arch: int
+    estimated: NDArray[np.float64] | None = None
+    true: NDArray[np.float64] | None = None
+    estimate_step: int = -1
+    train_step: int = -1
+    source: str = "queue"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The outcome of one step."""
+
+    step: int
+    intensity: float
+    n_train: int
+    n_estimate: int
+    seconds: float
+    energy_j: float
+    carbon_g: float
+    cum_carbon_g: float
+    hv: float
+    hv_ratio: float
+    log_hv_diff: float
+    n_trained: int
+    n_estimated: int
+    queue_len: int
+    stop: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings of the step loop.
+
+    Attributes:
+        n_gpus: GPUs in the pool.
+        hours: Time budget in hours.
+        step_hours: Length of a scheduling step in hours.
+        carbon_budget_g: Carbon budget in grams (``None``: unlimited).
+        queue_capacity: Bound of the estimated-candidate queue (default ``4 * n_gpus``).
+        power: GPU power model.
+    """
+
+    n_gpus: int = 8
+    hours: int = 80
+    step_hours: float = 1.0
+    carbon_budget_g: float | None = None
+    queue_capacity: int | None = None
+    power: PowerModel = field(default_factory=PowerModel)
+
+    @property
+    def n_steps(self) -> int:
+        """Steps in the time budget."""
+        return int(math.ceil(self.hours / self.step_hours - 1e-9))
+
+    @property
+    def capacity(self) -> int:
+        """Effective queue capacity."""
+        return self.queue_capacity if self.queue_capacity is not None else 4 * self.n_gpus
+
+
+class Engine:
+    """Runs the carbon-aware search, one step at a time.
+
+    Args:
+        config: Loop settings.
+        task: The benchmark task (reference point, HV_max).
+        optimizer: Where new candidates come from (ask/tell).
+        estimator: Cheap estimates for the queue.
+        trainer: Full trainings.
+        policy: GPU split per step.
+        signal: Actual intensity and forecast over the window.
+        clock: Simulated or wall clock.
+        on_step: Called after each step with the record and the engine (persistence, UI).
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        task: NB201Task,
+        optimizer: Optimizer,
+        estimator: Estimator,
+        trainer: Trainer,
+        policy: Policy,
+        signal: CarbonSignal,
+        clock: Clock | None = None,
+        on_step: Callable[[StepRecord, Engine], None] | None = None,
+    ) -> None:
+        if config.n_gpus <= 0:
+            raise ValueError("n_gpus must be positive")
+        self.config = config
+        self.task = task
+        self.optimizer = optimizer
+        self.estimator = estimator
+        self.trainer = trainer
+        self.policy = policy
+        self.signal = signal
+        self.clock = clock or SimulatedClock()
+        self.on_step = on_step
+        self.ledger = Ledger()
+        self.jobs: list[Job] = []
+        self.archs: dict[int, Arch] = {}
+        self.queue: list[int] = []  # cells estimated, waiting for training
+        self.paused: dict[JobKind, list[Job]] = {"train": [], "estimate": []}
+        self.trained_x: list[int] = []
+        self.trained_y: list[NDArray[np.float64]] = []
+        self.records: list[StepRecord] = []
+        self.step_index = 0
+        self.cum_carbon_g = 0.0
+        self.stop_reason: str | None = None
+        self._hv = 0.0
+        self._new_trained: list[int] = []
+
+    # ------------------------------------------------------------------ state
+    @property
+    def hv(self) -> float:
+        """Hypervolume of the trained cells' true objectives."""
+        return self._hv
+
+    @property
+    def done(self) -> bool:
+        """Whether the study has stopped."""
+        return self.stop_reason is not None
+
+    def observe(self) -> State:
+        """The state the policy sees before the next step."""
+        cfg = self.config
+        budget = cfg.carbon_budget_g
+        carbon_left = 1.0 if budget is None else max(0.0, 1.0 - self.cum_carbon_g / budget)
+        return State(
+            step=self.step_index,
+            n_steps=cfg.n_steps,
+            n_gpus=cfg.n_gpus,
+            time_left=1.0 - self.step_index / cfg.n_steps,
+            carbon_left=carbon_left,
+            intensity=self.signal.intensity(self.step_index),
+            forecast=self.signal.forecast(self.step_index),
+            intensity_scale=self.signal.scale,
+            hv_ratio=self._hv / self.task.hv_max,
+            n_trained=len(self.trained_x),
+            n_estimated=sum(1 for a in self.archs.values() if a.estimated is not None),
+            queue_len=len(self.queue),
+            queue_capacity=cfg.capacity,
+            n_paused_train=len(self.paused["train"]),
+        )
+
+    # ------------------------------------------------------------------- loop
+    def run(self) -> list[StepRecord]:
+        """Run steps until the time or carbon budget is spent."""
+        while not self.done:
+            self.step()
+        return self.records
+
+    def step(self, n_train: int | None = None) -> StepRecord:
+        """Run one scheduling step.
+
+        Args:
+            n_train: Training GPUs for this step; ``None`` asks the policy.
+
+        Returns:
+            The step's record.
+        """
+        if self.done:
+            raise RuntimeError(f"study already stopped ({self.stop_reason})")
+        cfg, s = self.config, self.step_index
+        step_s = cfg.step_hours * 3600.0
+        intensity = self.signal.intensity(s)
+        if n_train is None:
+            n_train = self.policy.decide(self.observe())
+        n_train = clip_gpus(n_train, cfg.n_gpus)
+        n_est = cfg.n_gpus - n_train
+
+        duration, stop = step_s, None
+        if cfg.carbon_budget_g is not None:
+            watts = n_train * cfg.power.train_w + n_est * max(cfg.power.estimate_w, cfg.power.idle_w)
+            worst_g_per_s = watts * intensity / JOULES_PER_KWH
+            left = cfg.carbon_budget_g - self.cum_carbon_g
+            if worst_g_per_s > 0 and worst_g_per_s * step_s > left:
+                duration = max(left / worst_g_per_s, 0.0)
+                stop = "carbon budget spent"
+
+        t0 = self.clock.now()
+        entries = self._simulate(s, n_train, duration, intensity)
+        self.clock.advance_to(t0 + duration)
+        if self._new_trained:
+            self.estimator.update(np.asarray(self.trained_x), np.vstack(self.trained_y))
+            self._new_trained = []
+        energy = float(sum(e.energy_j for e in entries))
+        carbon = float(sum(e.carbon_g for e in entries))
+        self.cum_carbon_g += carbon
+        self.step_index += 1
+        if stop is None and self.step_index >= cfg.n_steps:
+            stop = "time budget spent"
+        if stop is None and self.optimizer.n_available == 0 and not self.queue and not any(
+            self.paused.values()
+        ):
+            stop = "search space exhausted"
+        self.stop_reason = stop
+        hv_ratio = self._hv / self.task.hv_max
+        record = StepRecord(
+            step=s,
+            intensity=intensity,
+            n_train=n_train,
+            n_estimate=n_est,
+            seconds=duration,
+            energy_j=energy,
+            carbon_g=carbon,
+            cum_carbon_g=self.cum_carbon_g,
+            hv=self._hv,
+            hv_ratio=hv_ratio,
+            log_hv_diff=math.log10(max(self.task.hv_max - self._hv, 1e-12)),
+            n_trained=len(self.trained_x),
+            n_estimated=sum(1 for a in self.archs.values() if a.estimated is not None),
+            queue_len=len(self.queue),
+            stop=stop,
+        )
+        self.records.append(record)
+        if self.on_step is not None:
+            self.on_step(record, self)
+        return record
+
+    # ------------------------------------------------------------ simulation
+    def _simulate(self, s: int, n_train: int, duration: float, intensity: float) -> list[LedgerEntry]:
+        """Event-ordered simulation of one step's GPU work."""
+        cfg = self.config
+        entries: list[LedgerEntry] = []
+        roles: list[JobKind] = ["train"] * n_train + ["estimate"] * (cfg.n_gpus - n_train)
+        heap: list[tuple[float, int]] = [(0.0, g) for g in range(cfg.n_gpus)]
+        heapq.heapify(heap)
+        current: dict[int, Job | None] = dict.fromkeys(range(cfg.n_gpus))
+        eps = 1e-9
+        while heap:
+            t, g = heapq.heappop(heap)
+            if t >= duration - eps:
+                continue
+            job = current[g] or self._next_job(roles[g], s)
+            if job is None:  # nothing to do: idle for the rest of the step
+                idle = duration - t
+                entries.append(
+                    self.ledger.charge(s, g, "idle", None, idle, cfg.power, intensity)
+                )
+                continue
+            job.gpu = g
+            run = min(job.remaining_s, duration - t)
+            entries.append(
+                self.ledger.charge(s, g, job.kind, job.id, run, cfg.power, intensity)
+            )
+            job.done_s += run
+            if job.remaining_s <= eps:
+                job.done_s = job.total_s
+                job.end_step = s
+                self._complete(job, s)
+                current[g] = None
+            else:
+                current[g] = job
+            heapq.heappush(heap, (t + run, g))
+        for job in current.values():  # unfinished work carries over to any GPU of its kind
+            if job is not None:
+                self.paused[job.kind].append(job)
+        return entries
+
+    def _new_job(self, kind: JobKind, arch: int, s: int) -> Job:
+        cost = self.trainer.cost_s(arch) if kind == "train" else self.estimator.cost_s(arch)
+        job = Job(id=len(self.jobs), kind=kind, arch=arch, total_s=float(cost), start_step=s)
+        self.jobs.append(job)
+        return job
+
+    def _next_job(self, role: JobKind, s: int) -> Job | None:
+        if self.paused[role]:
+            return self.paused[role].pop(0)
+        if role == "train":
+            if self.queue:
+                return self._new_job("train", self._pop_best(), s)
+            cand = self.optimizer.ask(1)
+            if cand.size == 0:
+                return None
+            arch = int(cand[0])
+            self.archs[arch] = Arch(arch=arch, source="direct")
+            return self._new_job("train", arch, s)
+        if len(self.queue) + len(self.paused["estimate"]) >= self.config.capacity:
+            return None
+        cand = self.optimizer.ask(1)
+        if cand.size == 0:
+            return None
+        arch = int(cand[0])
+        self.archs[arch] = Arch(arch=arch)
+        return self._new_job("estimate", arch, s)
+
+    def _pop_best(self) -> int:
+        """Take the queued cell with the lowest dominance number (ties: oldest first)."""
+        est = np.vstack([self.archs[a].estimated for a in self.queue])  # type: ignore[misc]
+        best = int(np.argmin(dominance_number(est)))
+        return self.queue.pop(best)
+
+    def _complete(self, job: Job, s: int) -> None:
+        arch = self.archs[job.arch]
+        if job.kind == "estimate":
+            arch.estimated = self.estimator.estimate(job.arch)
+            arch.estimate_step = s
+            self.queue.append(job.arch)
+            return
+        y = self.trainer.train(job.arch)
+        arch.true = y
+        arch.train_step = s
+        self.trained_x.append(job.arch)
+        self.trained_y.append(y)
+        self._new_trained.append(job.arch)
+        self.optimizer.tell([job.arch], y[None, :])
+        self._hv = self.task.hypervolume(np.vstack(self.trained_y))
+
+    # ---------------------------------------------------------------- results
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers of the study so far."""
+        return {
+            "steps": self.step_index,
+            "stop": self.stop_reason,
+            "hv": self._hv,
+            "hv_ratio": self._hv / self.task.hv_max,
+            "log_hv_diff": math.log10(max(self.task.hv_max - self._hv, 1e-12)),
+            "carbon_g": self.cum_carbon_g,
+            "energy_kwh": self.ledger.total_energy_j / JOULES_PER_KWH,
+            "n_trained": len(self.trained_x),
+            "n_estimated": sum(1 for a in self.archs.values() if a.estimated is not None),
+            "queue_len": len(self.queue),
+        }
+
+
+__all__ = ["Arch", "Engine", "EngineConfig", "Job", "StepRecord"]

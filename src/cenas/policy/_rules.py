@@ -1,0 +1,160 @@
+"""Rule-based allocation policies: vanilla, one-shot, static fraction, heuristic, clairvoyant.
+
+Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024). The heuristic follows the
+rule-based allocator of CE-NAS's earlier version, which trains more when the intensity is
+low relative to the coming hours; the clairvoyant policy is an oracle bound, not from the
+paper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from cenas.engine.energy import PowerModel
+from cenas.policy.base import Policy, State, clip_gpus
+
+
+class VanillaPolicy(Policy):
+    """Vanilla NAS: every GPU trains, whatever the grid."""
+
+    name = "vanilla"
+
+    def decide(self, state: State) -> int:
+        return state.n_gpus
+
+
+class OneShotPolicy(Policy):
+    """All GPUs estimate but one, which trains the best estimated candidates."""
+
+    name = "one-shot"
+
+    def decide(self, state: State) -> int:
+        return min(1, state.n_gpus)
+
+
+class StaticPolicy(Policy):
+    """A fixed share of the GPUs trains.
+
+    Args:
+        fraction: Share of training GPUs, in [0, 1].
+    """
+
+    name = "static"
+
+    def __init__(self, fraction: float = 0.5) -> None:
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError("static fraction must lie in [0, 1]")
+        self.fraction = fraction
+
+    def decide(self, state: State) -> int:
+        return clip_gpus(self.fraction * state.n_gpus, state.n_gpus)
+
+
+class HeuristicPolicy(Policy):
+    """Train more when the intensity is low relative to the coming hours.
+
+    With ``p`` the share of the next ``horizon`` forecast hours that are cleaner than now,
+    all GPUs train when ``p <= low`` (now is among the cleanest hours), ``min_train`` train
+    when ``p >= high``, and the count falls linearly in between. Training also goes to all
+    GPUs once the time budget is nearly spent (``time_left <= endgame``), so estimated
+    candidates are not left untrained.
+
+    Args:
+        horizon: Forecast hours compared with now (24: the daily cycle).
+        low: Percentile at or below which all GPUs train.
+        high: Percentile at or above which ``min_train`` GPUs train.
+        min_train: Training GPUs in the dirtiest hours.
+        endgame: Time-left fraction from which all GPUs train.
+    """
+
+    name = "heuristic"
+
+    def __init__(
+        self,
+        horizon: int = 24,
+        low: float = 0.25,
+        high: float = 0.6,
+        min_train: int = 0,
+        endgame: float = 0.0,
+    ) -> None:
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError("heuristic thresholds need 0 <= low < high <= 1")
+        self.horizon, self.low, self.high = horizon, low, high
+        self.min_train, self.endgame = min_train, endgame
+
+    def decide(self, state: State) -> int:
+        if state.time_left <= self.endgame:
+            return state.n_gpus
+        p = state.intensity_percentile(self.horizon)
+        if p <= self.low:
+            share = 1.0
+        elif p >= self.high:
+            share = 0.0
+        else:
+            share = (self.high - p) / (self.high - self.low)
+        lo = min(self.min_train, state.n_gpus)
+        return clip_gpus(lo + share * (state.n_gpus - lo), state.n_gpus)
+
+
+class ClairvoyantPolicy(Policy):
+    """Knows the whole window's intensity ahead and trains only in its cleanest hours.
+
+    The reference bound for learned policies. Hours are added to the training set in order
+    of increasing intensity while the carbon of the whole plan — every GPU training in the
+    chosen hours, idle elsewhere — fits the carbon budget (a fractional-knapsack argument:
+    for a fixed amount of training, the cleanest hours are the cheapest). Without a budget
+    it trains in the cleanest ``train_fraction`` of the hours.
+
+    Args:
+        window: Intensity of every step of the window, gCO2eq/kWh.
+        n_gpus: GPUs in the pool.
+        power: GPU power model.
+        step_hours: Hours per step.
+        carbon_budget_g: Carbon budget, or ``None``.
+        train_fraction: Share of hours that train when there is no budget.
+        budget_margin: Share of the budget the plan may use (the rest absorbs estimation).
+    """
+
+    name = "clairvoyant"
+
+    def __init__(
+        self,
+        window: ArrayLike,
+        n_gpus: int,
+        power: PowerModel,
+        step_hours: float = 1.0,
+        carbon_budget_g: float | None = None,
+        train_fraction: float = 0.3,
+        budget_margin: float = 0.95,
+    ) -> None:
+        values = np.asarray(window, dtype=np.float64)
+        order = np.argsort(values, kind="stable")
+        kwh = step_hours * n_gpus / 1000.0
+        self.train_steps = np.zeros(values.shape[0], dtype=bool)
+        if carbon_budget_g is None:
+            k = max(1, round(train_fraction * values.shape[0]))
+            self.train_steps[order[:k]] = True
+        else:
+            spent = float(np.sum(values * kwh * power.idle_w))
+            limit = budget_margin * carbon_budget_g
+            for s in order:
+                extra = float(values[s] * kwh * (power.train_w - power.idle_w))
+                if spent + extra > limit:
+                    break
+                spent += extra
+                self.train_steps[s] = True
+
+    def decide(self, state: State) -> int:
+        if state.step >= self.train_steps.shape[0]:
+            return state.n_gpus
+        return state.n_gpus if self.train_steps[state.step] else 0
+
+
+__all__ = [
+    "ClairvoyantPolicy",
+    "HeuristicPolicy",
+    "OneShotPolicy",
+    "StaticPolicy",
+    "VanillaPolicy",
+]
