@@ -1,0 +1,148 @@
+"""Study configuration: the embedded default, TOML files, flags and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cenas.engine.energy import PowerModel
+from cenas.errors import ConfigError
+
+DEFAULT_ZONE = "US-CAL-CISO"
+DEFAULT_START = "2021-07-02T00:00:00+00:00"
+DEFAULT_BUDGET_G = 15_000.0
+"""Default carbon budget: 15 kg CO2eq, about 40 % of what 8 GPUs training for the whole
+80-hour default window would emit on the default trace (37 kg)."""
+
+
+@dataclass
+class StudyConfig:
+    """Everything that defines a study; stored with it and replayed on resume.
+
+    Attributes:
+        task: Benchmark task, ``nb201-<dataset>-<device>``.
+        zone: Bundled trace zone (ignored when ``trace`` is given).
+        trace: Path of a user trace (Electricity Maps or ``timestamp,value`` CSV).
+        kind: ``direct`` or ``lca`` intensity.
+        start: First hour of the window (UTC); default 2021-07-02 00:00 for the bundled
+            default zone, else the trace's first hour.
+        hours: Time budget in hours.
+        gpus: GPUs in the pool.
+        step_hours: Hours per scheduling step.
+        budget_g: Carbon budget in grams (``None``: unlimited).
+        policy: Allocation policy name.
+        estimator: Estimator name.
+        optimizer: Optimiser name.
+        seed: Seed of everything random.
+        queue_capacity: Candidate-queue bound (``None``: 4 per GPU).
+        signal: ``actual`` (the trace's future as forecast) or ``forecast`` (a forecaster).
+        power: GPU power model.
+    """
+
+    task: str = "nb201-cifar10-fpga"
+    zone: str = DEFAULT_ZONE
+    trace: str | None = None
+    kind: str = "direct"
+    start: str | None = None
+    hours: int = 80
+    gpus: int = 8
+    step_hours: float = 1.0
+    budget_g: float | None = DEFAULT_BUDGET_G
+    policy: str = "heuristic"
+    estimator: str = "low-fidelity"
+    optimizer: str = "lamoo"
+    seed: int = 0
+    queue_capacity: int | None = None
+    signal: str = "actual"
+    power: PowerModel = field(default_factory=PowerModel)
+
+    def validate(self) -> StudyConfig:
+        """Check every field; raise :class:`ConfigError` with a one-line message."""
+        from cenas.bench import parse_task_name
+        from cenas.engine.evaluators import ESTIMATORS
+        from cenas.policy.registry import POLICIES
+
+        try:
+            parse_task_name(self.task)
+        except ValueError as exc:
+            raise ConfigError(f"task: {exc}") from None
+        if self.hours <= 0:
+            raise ConfigError(f"hours: must be positive, got {self.hours}")
+        if self.gpus <= 0:
+            raise ConfigError(f"gpus: must be positive, got {self.gpus}")
+        if self.step_hours <= 0:
+            raise ConfigError(f"step_hours: must be positive, got {self.step_hours}")
+        if self.step_hours != 1.0:
+            raise ConfigError("step_hours: only 1-hour steps are supported on hourly traces")
+        if self.budget_g is not None and self.budget_g <= 0:
+            raise ConfigError(f"budget_g: must be positive, got {self.budget_g}")
+        if self.policy not in POLICIES:
+            raise ConfigError(
+                f"policy: unknown {self.policy!r}; choose one of {', '.join(POLICIES)}"
+            )
+        if self.estimator not in ESTIMATORS:
+            raise ConfigError(
+                f"estimator: unknown {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}"
+            )
+        if self.kind not in ("direct", "lca"):
+            raise ConfigError(f"kind: must be 'direct' or 'lca', got {self.kind!r}")
+        if self.signal not in ("actual", "forecast"):
+            raise ConfigError(f"signal: must be 'actual' or 'forecast', got {self.signal!r}")
+        if self.queue_capacity is not None and self.queue_capacity <= 0:
+            raise ConfigError(f"queue_capacity: must be positive, got {self.queue_capacity}")
+        if self.trace is None:
+            from cenas.carbon import BUNDLED_ZONES
+
+            if self.zone not in BUNDLED_ZONES:
+                raise ConfigError(
+                    f"zone: unknown {self.zone!r}; bundled zones are {', '.join(BUNDLED_ZONES)}"
+                )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> StudyConfig:
+        """Build from a dictionary, rejecting unknown keys.
+
+        Raises:
+            ConfigError: Naming ``source`` and the offending key.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {unknown[0]!r}")
+        values = dict(data)
+        if isinstance(values.get("power"), dict):
+            try:
+                values["power"] = PowerModel(**values["power"])
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{source}: power: {exc}") from None
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file (keys as in :class:`StudyConfig`, optionally under [study]).
+
+    Raises:
+        ConfigError: If the file is missing or not valid TOML.
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+    return dict(data.get("study", data))
+
+
+__all__ = ["DEFAULT_BUDGET_G", "DEFAULT_START", "DEFAULT_ZONE", "StudyConfig", "load_config_file"]

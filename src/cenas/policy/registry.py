@@ -1,0 +1,68 @@
+"""Policies by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cenas.engine.energy import PowerModel
+from cenas.engine.signal import CarbonSignal
+from cenas.errors import ConfigError
+from cenas.policy._rules import (
+    ClairvoyantPolicy,
+    HeuristicPolicy,
+    OneShotPolicy,
+    StaticPolicy,
+    VanillaPolicy,
+)
+from cenas.policy.base import Policy
+
+POLICIES: tuple[str, ...] = (
+    "vanilla",
+    "one-shot",
+    "static",
+    "heuristic",
+    "clairvoyant",
+    "rl",
+    "rl-continuous",
+)
+
+
+def make_policy(
+    name: str,
+    signal: CarbonSignal,
+    n_gpus: int,
+    power: PowerModel,
+    carbon_budget_g: float | None,
+    **kwargs: Any,
+) -> Policy:
+    """Build a policy by name.
+
+    Args:
+        name: One of :data:`POLICIES`.
+        signal: The study's carbon signal (the clairvoyant reads the window from it).
+        n_gpus: GPUs in the pool.
+        power: Power model.
+        carbon_budget_g: Carbon budget of the study.
+        **kwargs: Extra policy arguments (e.g. ``fraction`` for ``static``).
+
+    Raises:
+        ConfigError: For an unknown name.
+    """
+    if name == "vanilla":
+        return VanillaPolicy()
+    if name == "one-shot":
+        return OneShotPolicy()
+    if name == "static":
+        return StaticPolicy(**kwargs)
+    if name == "heuristic":
+        return HeuristicPolicy(**kwargs)
+    if name == "clairvoyant":
+        return ClairvoyantPolicy(signal.window, n_gpus, power, 1.0, carbon_budget_g, **kwargs)
+    if name in ("rl", "rl-continuous"):
+        from cenas.policy.rl import load_default_policy
+
+        return load_default_policy("continuous" if name == "rl-continuous" else "discrete")
+    raise ConfigError(f"unknown policy {name!r}: choose one of {', '.join(POLICIES)}")
+
+
+__all__ = ["POLICIES", "make_policy"]

@@ -1,0 +1,383 @@
+"""Studies: build the engine from a config, persist every step in SQLite, resume.
+
+A study is one run of the carbon-aware search. Its SQLite database holds the config, the
+provenance (package versions, data digests), every step's allocation, energy and carbon,
+every ledger entry, every job and every architecture with estimated and true objectives.
+
+Resume works by deterministic replay: the engine is rebuilt from the stored config and
+seed and re-runs the stored steps, checking each against the database (a mismatch means
+the code or data changed and is reported, never silently merged); then the study
+continues and appends. Each step is written in one SQLite transaction, so a study killed at
+any point keeps every finished step and ends with the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import platform
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cenas.bench import get_task
+from cenas.carbon import CarbonTrace, load_bundled, load_trace, to_utc_hour
+from cenas.config import DEFAULT_START, StudyConfig
+from cenas.engine.clock import SimulatedClock
+from cenas.engine.evaluators import TabularTrainer, make_estimator
+from cenas.engine.loop import Engine, EngineConfig, StepRecord
+from cenas.engine.signal import CarbonSignal
+from cenas.errors import ConfigError, StudyError
+from cenas.policy.registry import make_policy
+
+STUDY_FORMAT = "cenas-study"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (
+    step INTEGER PRIMARY KEY, hour_utc TEXT NOT NULL, intensity REAL NOT NULL,
+    n_train INTEGER NOT NULL, n_estimate INTEGER NOT NULL, seconds REAL NOT NULL,
+    energy_j REAL NOT NULL, carbon_g REAL NOT NULL, cum_carbon_g REAL NOT NULL,
+    hv REAL NOT NULL, hv_ratio REAL NOT NULL, log_hv_diff REAL NOT NULL,
+    n_trained INTEGER NOT NULL, n_estimated INTEGER NOT NULL, queue_len INTEGER NOT NULL,
+    stop TEXT
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    step INTEGER NOT NULL, gpu INTEGER NOT NULL, kind TEXT NOT NULL, job_id INTEGER,
+    seconds REAL NOT NULL, energy_j REAL NOT NULL, carbon_g REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, arch INTEGER NOT NULL, total_s REAL NOT NULL,
+    done_s REAL NOT NULL, start_step INTEGER NOT NULL, end_step INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS archs (
+    arch INTEGER PRIMARY KEY, arch_str TEXT NOT NULL, source TEXT NOT NULL,
+    est_0 REAL, est_1 REAL, true_0 REAL, true_1 REAL,
+    estimate_step INTEGER NOT NULL, train_step INTEGER NOT NULL
+);
+"""
+
+
+# --------------------------------------------------------------------- building
+def resolve_trace(config: StudyConfig) -> tuple[CarbonTrace, int]:
+    """The study's trace and the offset of its window's first hour.
+
+    Raises:
+        ConfigError: If the window does not fit in the trace.
+    """
+    if config.trace is not None:
+        trace = load_trace(config.trace, kind=config.kind)  # type: ignore[arg-type]
+        label = config.trace
+        start = trace.start if config.start is None else to_utc_hour(config.start)
+    else:
+        trace = load_bundled(config.zone, kind=config.kind)  # type: ignore[arg-type]
+        label = f"bundled trace {config.zone}"
+        start = to_utc_hour(config.start or DEFAULT_START)
+    offset = int((start - trace.start).total_seconds() // 3600)
+    if not 0 <= offset < len(trace):
+        raise ConfigError(
+            f"start: {start.isoformat()} is outside {label} "
+            f"[{trace.start.isoformat()}, {trace.end.isoformat()})"
+        )
+    if offset + config.hours > len(trace):
+        raise ConfigError(
+            f"hours: {label} has only {len(trace) - offset} hours from {start.isoformat()}, "
+            f"shorter than the {config.hours}-hour time budget"
+        )
+    return trace, offset
+
+
+def build_signal(config: StudyConfig, trace: CarbonTrace, offset: int) -> CarbonSignal:
+    """The carbon signal: actual intensities plus the configured forecast source."""
+    forecast = None
+    if config.signal == "forecast":
+        from cenas.carbon.forecast.signal import default_forecast_signal
+
+        forecast = default_forecast_signal(
+            trace, offset, zone=config.zone if config.trace is None else None
+        )
+    return CarbonSignal(trace, offset, config.hours, forecast=forecast)
+
+
+def build_engine(
+    config: StudyConfig,
+    on_step: Callable[[StepRecord, Engine], None] | None = None,
+    signal: CarbonSignal | None = None,
+) -> Engine:
+    """Assemble the engine a config describes (simulation on the tabular benchmark)."""
+    from cenas.optimize import make_optimizer
+
+    config.validate()
+    task = get_task(config.task)
+    if signal is None:
+        trace, offset = resolve_trace(config)
+        signal = build_signal(config, trace, offset)
+    engine_cfg = EngineConfig(
+        n_gpus=config.gpus,
+        hours=config.hours,
+        step_hours=config.step_hours,
+        carbon_budget_g=config.budget_g,
+        queue_capacity=config.queue_capacity,
+        power=config.power,
+    )
+    try:
+        optimizer = make_optimizer(config.optimizer, task.space, task.ref_point, seed=config.seed)
+    except ValueError as exc:
+        raise ConfigError(f"optimizer: {exc}") from None
+    policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
+    return Engine(
+        engine_cfg,
+        task,
+        optimizer,
+        make_estimator(config.estimator, task, seed=config.seed),
+        TabularTrainer(task),
+        policy,
+        signal,
+        clock=SimulatedClock(),
+        on_step=on_step,
+    )
+
+
+def provenance(config: StudyConfig) -> dict[str, Any]:
+    """Versions and data digests behind a result."""
+    versions = {}
+    for pkg in (
+        "cenas",
+        "numpy",
+        "scikit-learn",
+        "torch",
+        "botorch",
+        "moocore",
+        "pymoo",
+        "stable-baselines3",
+        "statsmodels",
+        "pandas",
+    ):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    data: dict[str, str] = {}
+    nb201 = resources.files("cenas") / "data" / "nb201" / "nb201.csv.gz"
+    data["nb201.csv.gz"] = hashlib.sha256(nb201.read_bytes()).hexdigest()
+    if config.trace is not None:
+        data[config.trace] = hashlib.sha256(Path(config.trace).read_bytes()).hexdigest()
+    else:
+        for f in sorted((resources.files("cenas") / "data" / "carbon").iterdir(), key=str):
+            if f.name.startswith(f"{config.zone}_"):
+                data[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return {
+        "versions": versions,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "data_sha256": data,
+    }
+
+
+# ---------------------------------------------------------------------- storage
+class Study:
+    """A study stored in ``<directory>/study.db``.
+
+    Use :meth:`create` for a new study and :meth:`open` to resume one.
+    """
+
+    def __init__(self, directory: Path, config: StudyConfig, conn: sqlite3.Connection) -> None:
+        self.directory = directory
+        self.config = config
+        self.conn = conn
+        self.engine: Engine | None = None
+
+    @property
+    def db_path(self) -> Path:
+        """Path of the SQLite database."""
+        return self.directory / "study.db"
+
+    @classmethod
+    def create(cls, directory: str | Path, config: StudyConfig) -> Study:
+        """Start a new study in ``directory`` (which must not hold one).
+
+        Raises:
+            StudyError: If a study already exists there.
+        """
+        config.validate()
+        path = Path(directory)
+        if (path / "study.db").exists():
+            raise StudyError(f"{path}: a study already exists there; resume it or pick a new name")
+        path.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path / "study.db")
+        conn.executescript(_SCHEMA)
+        now = datetime.now(UTC).isoformat()
+        with conn:
+            conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [
+                    ("format", STUDY_FORMAT),
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("name", path.name),
+                    ("config", json.dumps(config.to_dict())),
+                    ("provenance", json.dumps(provenance(config))),
+                    ("created", now),
+                    ("status", "running"),
+                ],
+            )
+        return cls(path, config, conn)
+
+    @classmethod
+    def open(cls, directory: str | Path) -> Study:
+        """Open an existing study.
+
+        Raises:
+            StudyError: If it is missing, corrupt or not a cenas study.
+        """
+        path = Path(directory)
+        db = path / "study.db"
+        if not db.exists():
+            raise StudyError(f"{db}: no study database there")
+        try:
+            conn = sqlite3.connect(db)
+            rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise StudyError(f"{db}: not a readable study database ({exc})") from None
+        if rows.get("format") != STUDY_FORMAT:
+            raise StudyError(f"{db}: not a cenas study database")
+        if rows.get("schema_version") != str(SCHEMA_VERSION):
+            raise StudyError(f"{db}: schema version {rows.get('schema_version')} is not supported")
+        try:
+            config = StudyConfig.from_dict(json.loads(rows["config"]), source=str(db))
+        except (KeyError, json.JSONDecodeError) as exc:
+            raise StudyError(f"{db}: stored config is corrupt ({exc})") from None
+        return cls(path, config, conn)
+
+    def meta(self, key: str) -> str | None:
+        """A metadata value."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def stored_steps(self) -> list[dict[str, Any]]:
+        """Stored step rows, in order."""
+        cur = self.conn.execute("SELECT * FROM steps ORDER BY step")
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    # ---------------------------------------------------------------- running
+    def run(
+        self,
+        progress: Callable[[StepRecord, Engine], None] | None = None,
+        engine_factory: Callable[..., Engine] = build_engine,
+    ) -> Engine:
+        """Run (or resume) the study to its end, persisting each step atomically."""
+        stored = self.stored_steps()
+        replaying = {"n": len(stored)}
+
+        def on_step(record: StepRecord, engine: Engine) -> None:
+            if record.step < replaying["n"]:
+                self._check_replay(stored[record.step], record)
+            else:
+                self._persist(record, engine)
+            if progress is not None:
+                progress(record, engine)
+
+        engine = engine_factory(self.config, on_step=on_step)
+        self.engine = engine
+        if stored and stored[-1]["stop"] is not None:
+            replaying["n"] = len(stored)
+        engine.run()
+        with self.conn:
+            self.conn.execute("UPDATE meta SET value = 'finished' WHERE key = 'status'")
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('summary', ?)",
+                (json.dumps(engine.summary()),),
+            )
+        return engine
+
+    def _check_replay(self, row: dict[str, Any], record: StepRecord) -> None:
+        same = (
+            row["n_train"] == record.n_train
+            and math.isclose(row["carbon_g"], record.carbon_g, rel_tol=1e-9, abs_tol=1e-9)
+            and math.isclose(row["hv"], record.hv, rel_tol=1e-9, abs_tol=1e-9)
+            and row["n_trained"] == record.n_trained
+        )
+        if not same:
+            raise StudyError(
+                f"{self.db_path}: cannot resume: replaying step {record.step} gave a different "
+                "result than stored (the code or data changed since the study ran)"
+            )
+
+    def _persist(self, record: StepRecord, engine: Engine) -> None:
+        hour = engine.signal.trace.start + np.timedelta64(engine.signal.start + record.step, "h")
+        entries = [e for e in engine.ledger.entries if e.step == record.step]
+        job_ids = {e.job_id for e in entries if e.job_id is not None}
+        jobs = [engine.jobs[j] for j in sorted(job_ids)]
+        archs = [engine.archs[j.arch] for j in jobs]
+        task = engine.task
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.step,
+                    str(hour),
+                    record.intensity,
+                    record.n_train,
+                    record.n_estimate,
+                    record.seconds,
+                    record.energy_j,
+                    record.carbon_g,
+                    record.cum_carbon_g,
+                    record.hv,
+                    record.hv_ratio,
+                    record.log_hv_diff,
+                    record.n_trained,
+                    record.n_estimated,
+                    record.queue_len,
+                    record.stop,
+                ),
+            )
+            self.conn.executemany(
+                "INSERT INTO ledger VALUES (?,?,?,?,?,?,?)",
+                [
+                    (e.step, e.gpu, e.kind, e.job_id, e.seconds, e.energy_j, e.carbon_g)
+                    for e in entries
+                ],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?)",
+                [
+                    (j.id, j.kind, j.arch, j.total_s, j.done_s, j.start_step, j.end_step)
+                    for j in jobs
+                ],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO archs VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        a.arch,
+                        task.arch_str(a.arch),
+                        a.source,
+                        *(a.estimated.tolist() if a.estimated is not None else (None, None)),
+                        *(a.true.tolist() if a.true is not None else (None, None)),
+                        a.estimate_step,
+                        a.train_step,
+                    )
+                    for a in archs
+                ],
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        self.conn.close()
+
+
+def config_replace(config: StudyConfig, **changes: Any) -> StudyConfig:
+    """A copy of ``config`` with fields changed."""
+    return dataclasses.replace(config, **changes)
+
+
+__all__ = ["Study", "build_engine", "build_signal", "config_replace", "provenance", "resolve_trace"]
