@@ -39,6 +39,8 @@ class StudyConfig:
         seed: Seed of everything random.
         queue_capacity: Candidate-queue bound (``None``: 4 per GPU).
         signal: ``actual`` (the trace's future as forecast) or ``forecast`` (a forecaster).
+        clock: ``simulated`` (time jumps) or ``wall`` (each step waits for real time).
+        speedup: With the wall clock, how many times faster than real time it runs.
         power: GPU power model.
     """
 
@@ -57,6 +59,8 @@ class StudyConfig:
     seed: int = 0
     queue_capacity: int | None = None
     signal: str = "actual"
+    clock: str = "simulated"
+    speedup: float = 1.0
     power: PowerModel = field(default_factory=PowerModel)
 
     def validate(self) -> StudyConfig:
@@ -91,6 +95,10 @@ class StudyConfig:
             raise ConfigError(f"kind: must be 'direct' or 'lca', got {self.kind!r}")
         if self.signal not in ("actual", "forecast"):
             raise ConfigError(f"signal: must be 'actual' or 'forecast', got {self.signal!r}")
+        if self.clock not in ("simulated", "wall"):
+            raise ConfigError(f"clock: must be 'simulated' or 'wall', got {self.clock!r}")
+        if self.speedup <= 0:
+            raise ConfigError(f"speedup: must be positive, got {self.speedup}")
         if self.queue_capacity is not None and self.queue_capacity <= 0:
             raise ConfigError(f"queue_capacity: must be positive, got {self.queue_capacity}")
         if self.trace is None:

@@ -30,7 +30,7 @@ import numpy as np
 from cenas.bench import get_task
 from cenas.carbon import CarbonTrace, load_bundled, load_trace, to_utc_hour
 from cenas.config import DEFAULT_START, StudyConfig
-from cenas.engine.clock import SimulatedClock
+from cenas.engine.clock import Clock, SimulatedClock, WallClock
 from cenas.engine.evaluators import TabularTrainer, make_estimator
 from cenas.engine.loop import Engine, EngineConfig, StepRecord
 from cenas.engine.signal import CarbonSignal
@@ -132,6 +132,9 @@ def build_engine(
         optimizer = make_optimizer(config.optimizer, task.space, task.ref_point, seed=config.seed)
     except ValueError as exc:
         raise ConfigError(f"optimizer: {exc}") from None
+    clock: Clock = (
+        WallClock(speedup=config.speedup) if config.clock == "wall" else SimulatedClock()
+    )
     policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
     return Engine(
         engine_cfg,
@@ -141,7 +144,7 @@ def build_engine(
         TabularTrainer(task),
         policy,
         signal,
-        clock=SimulatedClock(),
+        clock=clock,
         on_step=on_step,
     )
 

@@ -1,0 +1,175 @@
+"""The report of one study: PNG figures and ``report.html``, read from ``study.db``."""
+
+from __future__ import annotations
+
+import html
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from cenas.bench import get_task
+from cenas.optimize.hypervolume import pareto_front
+
+
+def _read(db: Path) -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame]:
+    conn = sqlite3.connect(db)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        steps = pd.read_sql_query("SELECT * FROM steps ORDER BY step", conn)
+        archs = pd.read_sql_query("SELECT * FROM archs", conn)
+    finally:
+        conn.close()
+    return meta, steps, archs
+
+
+def _fig_hv(steps: pd.DataFrame, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(steps["step"] + 1, steps["log_hv_diff"], color="tab:blue")
+    ax.set_xlabel("hour")
+    ax.set_ylabel("log10(HV_max − HV)")
+    ax.set_title("Search progress")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fig_split(steps: pd.DataFrame, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    hours = steps["step"].to_numpy()
+    ax2 = ax.twinx()
+    ax2.bar(
+        hours, steps["n_train"], width=1.0, color="tab:green", alpha=0.35, label="training GPUs"
+    )
+    ax2.bar(
+        hours,
+        steps["n_estimate"],
+        width=1.0,
+        bottom=steps["n_train"],
+        color="tab:orange",
+        alpha=0.25,
+        label="estimating GPUs",
+    )
+    ax2.set_ylabel("GPUs")
+    ax.plot(hours, steps["intensity"], color="black", lw=1.5, label="intensity")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set_xlabel("hour")
+    ax.set_ylabel("gCO2eq/kWh")
+    ax.set_title("Carbon intensity and GPU split")
+    lines = ax.get_legend_handles_labels()
+    bars = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fig_carbon(steps: pd.DataFrame, budget: float | None, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(steps["step"] + 1, steps["cum_carbon_g"] / 1000.0, color="tab:red", label="spent")
+    if budget is not None:
+        ax.axhline(budget / 1000.0, color="gray", ls="--", label="budget")
+    ax.set_xlabel("hour")
+    ax.set_ylabel("kg CO2eq")
+    ax.set_title("Cumulative carbon")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fig_front(archs: pd.DataFrame, task_name: str, path: Path) -> None:
+    task = get_task(task_name)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    trained = archs.dropna(subset=["true_0"])
+    if len(trained):
+        y = trained[["true_0", "true_1"]].to_numpy()
+        nat = task.to_natural(y)
+        ax.scatter(nat[:, 1], nat[:, 0], s=8, color="tab:gray", alpha=0.5, label="trained")
+        front = task.to_natural(pareto_front(y))
+        ax.step(front[:, 1], front[:, 0], where="post", color="tab:blue", label="found front")
+    true = task.to_natural(task.true_front())
+    ax.step(true[:, 1], true[:, 0], where="post", color="tab:red", ls="--", label="true front")
+    ax.set_xlim(0, float(task.ref_point[1]))
+    ax.set_ylim(max(0.0, float(np.min(true[:, 0])) - 10.0), float(np.max(true[:, 0])) + 2.0)
+    ax.set_xlabel(task.objective_names[1])
+    ax.set_ylabel(task.objective_names[0])
+    ax.set_title("Pareto front of trained architectures")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(directory: str | Path) -> Path:
+    """Write the figures and ``report.html`` of the study in ``directory``.
+
+    Returns:
+        The path of ``report.html``.
+    """
+    out = Path(directory)
+    meta, steps, archs = _read(out / "study.db")
+    config: dict[str, Any] = json.loads(meta["config"])
+    summary: dict[str, Any] = json.loads(meta.get("summary", "{}"))
+    figures = {
+        "hv.png": "log10(HV_max − HV) over time",
+        "split.png": "Carbon intensity with the GPU split",
+        "carbon.png": "Cumulative carbon",
+        "front.png": "Pareto front of trained architectures against the true front",
+    }
+    _fig_hv(steps, out / "hv.png")
+    _fig_split(steps, out / "split.png")
+    _fig_carbon(steps, config.get("budget_g"), out / "carbon.png")
+    _fig_front(archs, config["task"], out / "front.png")
+    task = get_task(config["task"])
+    trained = archs.dropna(subset=["true_0"])
+    front_rows = ""
+    if len(trained):
+        y = trained[["true_0", "true_1"]].to_numpy()
+        mask = np.zeros(len(y), dtype=bool)
+        front = pareto_front(y)
+        for row in front:
+            mask |= np.all(y == row, axis=1)
+        for _, r in trained[mask].sort_values("true_1").iterrows():
+            front_rows += (
+                f"<tr><td><code>{html.escape(r['arch_str'])}</code></td>"
+                f"<td>{-r['true_0']:.2f}</td><td>{r['true_1']:.3f}</td>"
+                f"<td>{int(r['train_step'])}</td></tr>"
+            )
+
+    def kv(d: dict[str, Any]) -> str:
+        return "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
+            for k, v in d.items()
+        )
+
+    body = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>cenas study {html.escape(meta.get("name", ""))}</title>
+<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}
+img{{max-width:100%}}</style></head><body>
+<h1>cenas study <code>{html.escape(meta.get("name", ""))}</code></h1>
+<p>Task {html.escape(task.name)}; HV_max = {task.hv_max:.3f}; status {html.escape(meta.get("status", "?"))}.</p>
+<h2>Summary</h2><table>{kv(summary)}</table>
+<h2>Figures</h2>
+{"".join(f'<figure><img src="{f}" alt="{t}"><figcaption>{t}</figcaption></figure>' for f, t in figures.items())}
+<h2>Trained Pareto-front architectures</h2>
+<table><tr><th>arch</th><th>{task.objective_names[0]}</th><th>{task.objective_names[1]}</th><th>trained at hour</th></tr>{front_rows}</table>
+<h2>Configuration</h2><table>{kv(config)}</table>
+<h2>Provenance</h2><table>{kv(json.loads(meta.get("provenance", "{}")))}</table>
+<p>Carbon intensity data: Electricity Maps (ODbL). Benchmark: NAS-Bench-201, HW-NAS-Bench.</p>
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(body, encoding="utf-8")
+    return path
