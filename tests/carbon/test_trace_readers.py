@@ -389,3 +389,25 @@ def test_bundled_year_loads_fast() -> None:
         elapsed = time.perf_counter() - began
     assert len(trace) == 8760
     assert elapsed < 1.0
+
+
+def test_utc_suffix_and_other_iso_forms(tmp_path: Path) -> None:
+    rows = (
+        "2021-01-01 00:00:00 UTC,100",
+        "2021-01-01T01:00:00.000Z,110",
+        "2021-01-01T04:00+0200,120",
+        "2021-01-01T05:00+02,130",
+    )
+    trace = load_trace(write(tmp_path, "t.csv", plain(*rows)))
+    assert trace.start == pd.Timestamp("2021-01-01", tz="UTC")
+    assert trace.values.tolist() == [100.0, 110.0, 120.0, 130.0]
+
+
+def test_basic_format_offset_mixed_with_naive(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", plain("20210101T0000,1", "20210101T0200+0100,2"))
+    expect_error(path, 3, "cannot be mixed")
+
+
+def test_headerless_file_with_bad_first_value(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", "2021-01-01 00:00,\n2021-01-01 01:00,2\n")
+    expect_error(path, 1, "missing value")

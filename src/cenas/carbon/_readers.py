@@ -11,23 +11,24 @@ Two formats are understood, each as ``.csv`` or gzip-compressed ``.csv.gz``:
   accepted as well.
 * **Plain** CSV files with exactly two columns ``timestamp,value`` (in either order). A file
   without a header is accepted too when its first line already is a data row, i.e. its first
-  field parses as a timestamp and its second as a number; its columns are then
-  timestamp, value.
+  field parses as a timestamp; its columns are then timestamp, value.
 
 Timestamps are ISO 8601 (``2021-01-01 00:00``, ``2021-01-01T00:00:00Z``,
-``2021-03-28T03:00:00+02:00``...). A stamp without an offset means UTC; stamps with an offset
-are converted to UTC, so a local-time file with DST changes loads as a regular UTC trace. A
-file that mixes naive and offset-aware stamps is rejected, since the naive ones cannot be
-placed on the UTC axis without guessing.
+``2021-03-28T03:00:00+02:00``; a trailing `` UTC`` is read as ``+00:00``). A stamp without
+an offset means UTC; stamps with an offset are converted to UTC, so a local-time file with
+DST changes loads as a regular UTC trace. A file that mixes naive and offset-aware stamps
+is rejected, since the naive ones cannot be placed on the UTC axis without guessing.
 
 Every problem raises :class:`~cenas.errors.TraceError` with one line of the form
 ``<file>: row <n>: <problem>``, where ``n`` is the 1-based line number in the file (the header
-is line 1). Blank lines are ignored. Problems checked, in this order: unreadable or empty
+is line 1; blank lines are skipped but counted; a quoted field spanning lines would shift the
+count). Problems checked, in this order: unreadable or empty
 file, missing or unknown columns, unparsable timestamps, naive and offset-aware stamps
 mixed, stamps not on a whole hour, duplicated hours, unsorted hours, missing or
 non-numeric values, negative values, values above :data:`MAX_INTENSITY`, and missing hours.
 Missing hours (gaps) are an error unless the caller opts in with ``fill_gaps=N``: gaps of at
 most ``N`` consecutive hours are then filled by linear interpolation (covariates too).
+Covariates are auxiliary: holes in them are interpolated and an all-empty one is dropped.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ MAX_INTENSITY = 2000.0
 Format = Literal["electricitymaps", "plain"]
 
 _HOUR_NS = 3_600 * 10**9
-_AWARE = re.compile(r"[T ]\d{1,2}:\d{2}.*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+_AWARE = re.compile(r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+_UTC_SUFFIX = re.compile(r"\s*UTC$", re.IGNORECASE)
 
 # Electricity Maps column names, normalised by :func:`_norm`.
 _EM_TIME = "datetime (utc)"
@@ -153,14 +155,16 @@ def _take_header(raw: _Raw) -> _Raw:
 
 def _parse_hours(raw: _Raw, column: str) -> pd.DatetimeIndex:
     """Parse the timestamp column to UTC, checking format, offsets and whole hours."""
-    text = raw.rows[column].str.strip()
+    shown_text = raw.rows[column].str.strip()
+    # A trailing " UTC" (as in "2021-01-01 00:00:00 UTC") is an explicit zero offset.
+    text = shown_text.str.replace(_UTC_SUFFIX, "+00:00", regex=True)
     lines = raw.lines()
     stamps = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     bad = np.flatnonzero(stamps.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
-        what = "empty timestamp" if text.iloc[i] == "" else "cannot parse timestamp"
-        shown = "" if text.iloc[i] == "" else f" {_short(text.iloc[i])}"
+        what = "empty timestamp" if shown_text.iloc[i] == "" else "cannot parse timestamp"
+        shown = "" if shown_text.iloc[i] == "" else f" {_short(shown_text.iloc[i])}"
         raise _fail(raw.name, int(lines[i]), f"{what}{shown} (expected ISO 8601)")
     aware = text.str.contains(_AWARE).to_numpy()
     if aware.any() and not aware.all():
@@ -169,7 +173,7 @@ def _parse_hours(raw: _Raw, column: str) -> pd.DatetimeIndex:
         raise _fail(
             raw.name,
             int(lines[i]),
-            f"timestamp {_short(text.iloc[i])} {kind} unlike row {int(lines[0])}; "
+            f"timestamp {_short(shown_text.iloc[i])} {kind} unlike row {int(lines[0])}; "
             "naive and offset-aware timestamps cannot be mixed",
         )
     index = pd.DatetimeIndex(stamps).as_unit("ns")
@@ -177,7 +181,9 @@ def _parse_hours(raw: _Raw, column: str) -> pd.DatetimeIndex:
     off = np.flatnonzero(ns % _HOUR_NS != 0)
     if off.size:
         i = int(off[0])
-        raise _fail(raw.name, int(lines[i]), f"timestamp {_short(text.iloc[i])} is not on the hour")
+        raise _fail(
+            raw.name, int(lines[i]), f"timestamp {_short(shown_text.iloc[i])} is not on the hour"
+        )
     dup = np.flatnonzero(index.duplicated())
     if dup.size:
         i = int(dup[0])
@@ -331,11 +337,12 @@ def _electricitymaps(raw: _Raw, kind: Kind, fill_gaps: int) -> CarbonTrace:
 
 
 def _looks_like_data(cells: list[str]) -> bool:
+    """Whether a first line is a data row: two fields, the first a timestamp."""
     if len(cells) != 2:
         return False
-    stamp = pd.to_datetime(pd.Series([cells[0].strip()]), format="ISO8601", errors="coerce")
-    number = pd.to_numeric(pd.Series([cells[1].strip()]), errors="coerce")
-    return bool(stamp.notna().iloc[0] and number.notna().iloc[0])
+    first = _UTC_SUFFIX.sub("+00:00", cells[0].strip())
+    stamp = pd.to_datetime(pd.Series([first]), format="ISO8601", errors="coerce", utc=True)
+    return bool(stamp.notna().iloc[0])
 
 
 def _plain(raw: _Raw, fill_gaps: int, zone: str | None, kind: Kind) -> CarbonTrace:
@@ -411,7 +418,7 @@ def read_plain_csv(
 
     The header must name exactly the two columns ``timestamp`` and ``value`` (any order,
     any case). A header-less file is accepted when its first line is a data row
-    (timestamp first, value second).
+    (its first field a timestamp; columns timestamp, value).
 
     Args:
         path: The file.
