@@ -140,3 +140,17 @@ def test_installed_script_bad_file(tmp_path: Path) -> None:
     assert "row 3" in lines[0] and str(path) in lines[0]
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_show_checks_the_output_folder_before_work(tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "x.png"
+    result = runner.invoke(app, ["show", "GB", "--year", "2021", "--out", str(out)])
+    assert isinstance(result.exception, CenasError)
+    assert "does not exist" in str(result.exception)
+    assert result.output == ""
+
+
+def test_show_zone_is_case_insensitive() -> None:
+    result = runner.invoke(app, ["show", "us-cal-ciso", "--year", "2021"])
+    assert result.exit_code == 0, result.output
+    assert "bundled:US-CAL-CISO:2021" in result.output

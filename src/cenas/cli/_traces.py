@@ -97,7 +97,7 @@ def plot_trace(trace: CarbonTrace, out: Path) -> None:
     top, bottom = fig.subplots(2, 1, height_ratios=(3, 2))
     top.plot(index, trace.values, lw=0.4, color="tab:gray", alpha=0.6, label="hourly")
     top.plot(
-        pd.DatetimeIndex(daily.index).tz_localize(None),
+        pd.DatetimeIndex(daily.index).tz_localize(None) + pd.Timedelta(hours=12),  # at noon
         daily.to_numpy(),
         lw=1.5,
         color="tab:green",
@@ -235,15 +235,20 @@ def show(
     chosen: Kind = "direct" if kind == "direct" else "lca"
     if (zone is None) == (trace_file is None):
         raise TraceError("give either a bundled ZONE or --trace FILE (exactly one)")
+    if trace_file is not None and year is not None:
+        raise TraceError("--year applies to bundled zones, not to --trace files")
+    if trace_file is None and fill_gaps:
+        raise TraceError("--fill-gaps applies to --trace files; bundled traces have no gaps")
+    if out is not None and out.suffix.lower() != ".png":
+        raise CenasError(f"{out}: --out must name a .png file")
+    if out is not None and not out.parent.is_dir():
+        raise CenasError(f"{out}: cannot write the plot (folder {out.parent} does not exist)")
     if trace_file is not None:
-        if year is not None:
-            raise TraceError("--year applies to bundled zones, not to --trace files")
         trace = load_trace(trace_file, kind=chosen, fill_gaps=fill_gaps)
     else:
         assert zone is not None
-        trace = load_bundled(zone, year, chosen)
-    if out is not None and out.suffix.lower() != ".png":
-        raise CenasError(f"{out}: --out must name a .png file")
+        known = {z.upper(): z for z in BUNDLED_ZONES}
+        trace = load_bundled(known.get(zone.upper(), zone), year, chosen)
     summary = summarise(trace)
     console = Console()
     console.print(_stats_table(trace, summary))
