@@ -289,9 +289,8 @@ class Study:
                 progress(record, engine)
 
         engine = engine_factory(self.config, on_step=on_step)
+        engine.replay_until = len(stored)
         self.engine = engine
-        if stored and stored[-1]["stop"] is not None:
-            replaying["n"] = len(stored)
         engine.run()
         with self.conn:
             self.conn.execute("UPDATE meta SET value = 'finished' WHERE key = 'status'")

@@ -22,6 +22,10 @@ class Clock(ABC):
     def advance_to(self, t: float) -> None:
         """Return once the clock reads at least ``t`` seconds."""
 
+    @abstractmethod
+    def jump_to(self, t: float) -> None:
+        """Set the reading to ``t`` at once (replaying stored steps on resume)."""
+
 
 class SimulatedClock(Clock):
     """A clock that jumps: :meth:`advance_to` sets the time and returns at once.
@@ -40,6 +44,9 @@ class SimulatedClock(Clock):
         if t < self._t:
             raise ValueError(f"simulated time cannot go back from {self._t} to {t}")
         self._t = float(t)
+
+    def jump_to(self, t: float) -> None:
+        self.advance_to(t)
 
 
 class WallClock(Clock):
@@ -62,6 +69,9 @@ class WallClock(Clock):
     def advance_to(self, t: float) -> None:
         while (remaining := t - self.now()) > 0:
             time.sleep(min(remaining / self._speedup, 1.0))
+
+    def jump_to(self, t: float) -> None:
+        self._origin = time.monotonic() - t / self._speedup
 
 
 __all__ = ["Clock", "SimulatedClock", "WallClock"]

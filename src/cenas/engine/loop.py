@@ -180,6 +180,8 @@ class Engine:
         self.stop_reason: str | None = None
         self._hv = 0.0
         self._new_trained: list[int] = []
+        self.replay_until = 0
+        """Steps below this index are being replayed (resume): time jumps, nothing waits."""
 
     # ------------------------------------------------------------------ state
     @property
@@ -242,7 +244,9 @@ class Engine:
 
         duration, stop = step_s, None
         if cfg.carbon_budget_g is not None:
-            watts = n_train * cfg.power.train_w + n_est * max(cfg.power.estimate_w, cfg.power.idle_w)
+            watts = n_train * cfg.power.train_w + n_est * max(
+                cfg.power.estimate_w, cfg.power.idle_w
+            )
             worst_g_per_s = watts * intensity / JOULES_PER_KWH
             left = cfg.carbon_budget_g - self.cum_carbon_g
             if worst_g_per_s > 0 and worst_g_per_s * step_s > left:
@@ -251,7 +255,10 @@ class Engine:
 
         t0 = self.clock.now()
         entries = self._simulate(s, n_train, duration, intensity)
-        self.clock.advance_to(t0 + duration)
+        if s < self.replay_until:
+            self.clock.jump_to(t0 + duration)
+        else:
+            self.clock.advance_to(t0 + duration)
         if self._new_trained:
             self.estimator.update(np.asarray(self.trained_x), np.vstack(self.trained_y))
             self._new_trained = []
@@ -261,8 +268,11 @@ class Engine:
         self.step_index += 1
         if stop is None and self.step_index >= cfg.n_steps:
             stop = "time budget spent"
-        if stop is None and self.optimizer.n_available == 0 and not self.queue and not any(
-            self.paused.values()
+        if (
+            stop is None
+            and self.optimizer.n_available == 0
+            and not self.queue
+            and not any(self.paused.values())
         ):
             stop = "search space exhausted"
         self.stop_reason = stop
@@ -290,7 +300,9 @@ class Engine:
         return record
 
     # ------------------------------------------------------------ simulation
-    def _simulate(self, s: int, n_train: int, duration: float, intensity: float) -> list[LedgerEntry]:
+    def _simulate(
+        self, s: int, n_train: int, duration: float, intensity: float
+    ) -> list[LedgerEntry]:
         """Event-ordered simulation of one step's GPU work."""
         cfg = self.config
         entries: list[LedgerEntry] = []
@@ -306,15 +318,11 @@ class Engine:
             job = current[g] or self._next_job(roles[g], s)
             if job is None:  # nothing to do: idle for the rest of the step
                 idle = duration - t
-                entries.append(
-                    self.ledger.charge(s, g, "idle", None, idle, cfg.power, intensity)
-                )
+                entries.append(self.ledger.charge(s, g, "idle", None, idle, cfg.power, intensity))
                 continue
             job.gpu = g
             run = min(job.remaining_s, duration - t)
-            entries.append(
-                self.ledger.charge(s, g, job.kind, job.id, run, cfg.power, intensity)
-            )
+            entries.append(self.ledger.charge(s, g, job.kind, job.id, run, cfg.power, intensity))
             job.done_s += run
             if job.remaining_s <= eps:
                 job.done_s = job.total_s

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cenas.engine import PowerModel
+from cenas.engine.energy import JOULES_PER_KWH
+from cenas.policy import (
+    ClairvoyantPolicy,
+    HeuristicPolicy,
+    OneShotPolicy,
+    StaticPolicy,
+    VanillaPolicy,
+)
+
+from .conftest import make_engine, square_trace
+
+
+def test_ledger_totals_add_up_over_jobs_steps_and_gpus() -> None:
+    eng = make_engine(StaticPolicy(0.5), hours=30)
+    eng.run()
+    total = eng.ledger.total_carbon_g
+    assert total > 0
+    assert math.isclose(total, eng.cum_carbon_g, rel_tol=1e-12)
+    assert math.isclose(total, sum(eng.ledger.carbon_by_job().values()), rel_tol=1e-12)
+    assert math.isclose(total, sum(eng.ledger.carbon_by_step().values()), rel_tol=1e-12)
+    assert math.isclose(total, sum(r.carbon_g for r in eng.records), rel_tol=1e-12)
+    # each GPU is accounted for exactly one step length per step
+    for step in range(eng.step_index):
+        for gpu in range(eng.config.n_gpus):
+            secs = sum(e.seconds for e in eng.ledger.entries if e.step == step and e.gpu == gpu)
+            assert secs == pytest.approx(3600.0)
+    # carbon of each entry is its energy at that hour's intensity
+    for e in eng.ledger.entries:
+        intensity = eng.signal.intensity(e.step)
+        assert e.carbon_g == pytest.approx(e.energy_j / JOULES_PER_KWH * intensity)
+
+
+def test_jobs_charged_exactly_their_length_and_carry_over() -> None:
+    eng = make_engine(VanillaPolicy(), hours=6, gpus=2)
+    eng.run()
+    trainings = [j for j in eng.jobs if j.kind == "train"]
+    # NB201 trainings take 0.4-1.9 GPU-hours, so some must cross a step boundary
+    crossed = [j for j in trainings if j.end_step > j.start_step]
+    assert crossed, "expected at least one training to carry over to the next step"
+    for job in trainings:
+        charged = sum(e.seconds for e in eng.ledger.entries if e.job_id == job.id)
+        assert charged == pytest.approx(job.done_s)
+        if job.end_step >= 0:
+            assert job.done_s == pytest.approx(job.total_s)
+
+
+def test_paused_training_resumes_after_estimation_hours() -> None:
+    eng = make_engine(VanillaPolicy(), hours=10, gpus=2)
+    eng.step(n_train=2)
+    unfinished = [j for j in eng.jobs if j.kind == "train" and j.end_step < 0]
+    assert unfinished
+    eng.step(n_train=0)  # all estimate: trainings pause, untouched
+    for job in unfinished:
+        assert all(e.job_id != job.id for e in eng.ledger.entries if e.step == 1)
+    before = {j.id: j.done_s for j in unfinished}
+    eng.step(n_train=2)
+    resumed = [j for j in unfinished if j.done_s > before[j.id]]
+    assert resumed, "paused trainings should resume before new ones start"
+
+
+def test_no_architecture_trained_or_estimated_twice() -> None:
+    eng = make_engine(StaticPolicy(0.5), hours=40, gpus=8)
+    eng.run()
+    for kind in ("train", "estimate"):
+        archs = [j.arch for j in eng.jobs if j.kind == kind]
+        assert len(archs) == len(set(archs))
+    assert len(eng.trained_x) == len(set(eng.trained_x))
+
+
+def test_only_trained_results_reach_the_optimizer() -> None:
+    eng = make_engine(OneShotPolicy(), hours=20)
+    eng.run()
+    told = set(eng.optimizer.X.tolist())
+    assert told == set(eng.trained_x)
+    estimated_only = {a for a, info in eng.archs.items() if info.true is None}
+    assert not told & estimated_only
+
+
+def test_queue_bounded_and_best_estimate_trained_first() -> None:
+    eng = make_engine(OneShotPolicy(), hours=5, gpus=4)
+    eng.run()
+    assert all(r.queue_len <= eng.config.capacity for r in eng.records)
+    assert eng.archs  # estimation happened
+    trained_from_queue = [a for a in eng.trained_x if eng.archs[a].source == "queue"]
+    assert trained_from_queue
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    budget=st.floats(min_value=50.0, max_value=20_000.0),
+    frac=st.floats(min_value=0.0, max_value=1.0),
+    gpus=st.integers(min_value=1, max_value=8),
+    seed=st.integers(min_value=0, max_value=5),
+)
+def test_carbon_budget_never_exceeded(budget: float, frac: float, gpus: int, seed: int) -> None:
+    eng = make_engine(StaticPolicy(frac), hours=24, gpus=gpus, budget=budget, seed=seed)
+    eng.run()
+    assert eng.ledger.total_carbon_g <= budget * (1 + 1e-9)
+    assert eng.done
+
+
+def test_budget_stop_reason_and_time_budget() -> None:
+    eng = make_engine(VanillaPolicy(), hours=24, budget=2000.0)
+    eng.run()
+    assert eng.stop_reason == "carbon budget spent"
+    eng = make_engine(VanillaPolicy(), hours=5, budget=None)
+    eng.run()
+    assert eng.stop_reason == "time budget spent" and eng.step_index == 5
+
+
+def test_same_seed_same_result() -> None:
+    a = make_engine(HeuristicPolicy(), hours=30, seed=3)
+    b = make_engine(HeuristicPolicy(), hours=30, seed=3)
+    a.run()
+    b.run()
+    assert a.trained_x == b.trained_x
+    assert [r.carbon_g for r in a.records] == [r.carbon_g for r in b.records]
+
+
+def test_idle_gpus_draw_idle_power() -> None:
+    power = PowerModel(train_w=300.0, estimate_w=300.0, idle_w=50.0)
+    eng = make_engine(OneShotPolicy(), hours=3, gpus=4, power=power)
+    eng.run()
+    idle = [e for e in eng.ledger.entries if e.kind == "idle"]
+    assert idle
+    assert all(e.energy_j == pytest.approx(50.0 * e.seconds) for e in idle)
+
+
+def test_clairvoyant_trains_only_in_the_cleanest_hours() -> None:
+    trace = square_trace(96)
+    pol = ClairvoyantPolicy(trace.values[:48], 4, PowerModel(), 1.0, carbon_budget_g=None,
+                            train_fraction=0.25)
+    eng = make_engine(pol, hours=48, trace=trace)
+    eng.run()
+    train_hours = [r.step for r in eng.records if r.n_train > 0]
+    assert train_hours and all(trace.values[h] == 100.0 for h in train_hours)
+    assert np.isclose(len(train_hours), 12)
