@@ -23,7 +23,13 @@ app = typer.Typer(
 _err = Console(stderr=True, soft_wrap=True)
 
 
+_registered: list[bool] = []
+
+
 def _register() -> None:
+    if _registered:
+        return
+    _registered.append(True)
     from cenas.cli import _forecast, _policy, _search, _traces
 
     app.add_typer(_traces.app, name="traces")
