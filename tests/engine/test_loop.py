@@ -145,3 +145,35 @@ def test_clairvoyant_trains_only_in_the_cleanest_hours() -> None:
     train_hours = [r.step for r in eng.records if r.n_train > 0]
     assert train_hours and all(trace.values[h] == 100.0 for h in train_hours)
     assert np.isclose(len(train_hours), 12)
+
+
+def test_full_queue_replaces_worst_and_dropped_cells_are_never_trained() -> None:
+    eng = make_engine(OneShotPolicy(), hours=8, gpus=4)
+    eng.run()
+    dropped = {a for a, info in eng.archs.items() if info.source == "dropped"}
+    assert dropped, "a full queue should drop its worst estimates"
+    assert not dropped & set(eng.trained_x)
+    assert all(r.queue_len <= eng.config.capacity for r in eng.records)
+
+
+def test_estimate_ratio_bounds_estimation_work() -> None:
+    from dataclasses import replace
+
+    eng = make_engine(OneShotPolicy(), hours=12, gpus=4)
+    eng.config = replace(eng.config, estimate_ratio=2.0)
+    eng.run()
+    n_est_jobs = sum(1 for j in eng.jobs if j.kind == "estimate")
+    assert n_est_jobs <= 2.0 * (len(eng.trained_x) + eng.config.capacity) + 1
+    assert any(e.kind == "idle" for e in eng.ledger.entries)
+
+
+def test_block_queue_policy_idles_estimators_when_full() -> None:
+    from dataclasses import replace
+
+    eng = make_engine(OneShotPolicy(), hours=6, gpus=4)
+    eng.config = replace(eng.config, queue_policy="block", estimate_ratio=None)
+    eng.run()
+    assert not any(info.source == "dropped" for info in eng.archs.values())
+    assert sum(1 for j in eng.jobs if j.kind == "estimate") <= eng.config.capacity + len(
+        eng.trained_x
+    )

@@ -40,7 +40,7 @@ from cenas.engine.energy import JOULES_PER_KWH, Ledger, LedgerEntry, PowerModel
 from cenas.engine.evaluators import Estimator, Trainer
 from cenas.engine.signal import CarbonSignal
 from cenas.optimize.base import Optimizer
-from cenas.optimize.hypervolume import dominance_number
+from cenas.optimize.hypervolume import dominance_number, hypervolume
 from cenas.policy.base import Policy, State, clip_gpus
 
 JobKind = Literal["train", "estimate"]
@@ -108,6 +108,14 @@ class EngineConfig:
         step_hours: Length of a scheduling step in hours.
         carbon_budget_g: Carbon budget in grams (``None``: unlimited).
         queue_capacity: Bound of the estimated-candidate queue (default ``4 * n_gpus``).
+        queue_policy: When the queue is full, ``replace`` keeps estimating and drops the
+            worst estimate (highest dominance number), so training picks the best of many
+            cheap estimates — CE-NAS's point; ``block`` idles the estimating GPUs instead.
+        estimate_ratio: Estimates allowed per training, counted as
+            ``estimate_ratio * (n_trained + queue capacity)`` estimates in all; past that
+            the estimating GPUs idle until more trainings finish. Estimation exists to pick
+            the best of several candidates per training, and an unbounded pipeline would burn
+            energy on candidates that will never be trained (``None``: unbounded).
         power: GPU power model.
     """
 
@@ -116,6 +124,8 @@ class EngineConfig:
     step_hours: float = 1.0
     carbon_budget_g: float | None = None
     queue_capacity: int | None = None
+    queue_policy: Literal["replace", "block"] = "replace"
+    estimate_ratio: float | None = 8.0
     power: PowerModel = field(default_factory=PowerModel)
 
     @property
@@ -180,6 +190,7 @@ class Engine:
         self.stop_reason: str | None = None
         self._hv = 0.0
         self._new_trained: list[int] = []
+        self._n_estimate_jobs = 0
         self.replay_until = 0
         """Steps below this index are being replayed (resume): time jumps, nothing waits."""
 
@@ -355,20 +366,46 @@ class Engine:
             arch = int(cand[0])
             self.archs[arch] = Arch(arch=arch, source="direct")
             return self._new_job("train", arch, s)
-        if len(self.queue) + len(self.paused["estimate"]) >= self.config.capacity:
+        full = len(self.queue) + len(self.paused["estimate"]) >= self.config.capacity
+        if full and self.config.queue_policy == "block":
+            return None
+        ratio = self.config.estimate_ratio
+        if ratio is not None and self._n_estimate_jobs >= ratio * (
+            len(self.trained_x) + self.config.capacity
+        ):
             return None
         cand = self.optimizer.ask(1)
         if cand.size == 0:
             return None
         arch = int(cand[0])
         self.archs[arch] = Arch(arch=arch)
+        self._n_estimate_jobs += 1
         return self._new_job("estimate", arch, s)
 
     def _pop_best(self) -> int:
-        """Take the queued cell with the lowest dominance number (ties: oldest first)."""
+        """Take the queued cell with the lowest dominance number among the estimates.
+
+        Ties (typically the queue's estimated front) go to the largest exclusive hypervolume
+        contribution within that front, then to the oldest entry.
+        """
         est = np.vstack([self.archs[a].estimated for a in self.queue])  # type: ignore[misc]
-        best = int(np.argmin(dominance_number(est)))
+        rank = dominance_number(est)
+        ties = np.flatnonzero(rank == rank.min())
+        if ties.size > 1:
+            ref = np.maximum(est.max(axis=0), self.task.ref_point) + 1e-6
+            total = hypervolume(est[ties], ref)
+            contrib = [total - hypervolume(np.delete(est[ties], i, axis=0), ref) for i in range(ties.size)]
+            best = int(ties[int(np.argmax(contrib))])
+        else:
+            best = int(ties[0])
         return self.queue.pop(best)
+
+    def _drop_worst(self) -> None:
+        """Drop the queued estimate with the highest dominance number (ties: newest)."""
+        est = np.vstack([self.archs[a].estimated for a in self.queue])  # type: ignore[misc]
+        rank = dominance_number(est)
+        worst = int(np.flatnonzero(rank == rank.max())[-1])
+        self.archs[self.queue.pop(worst)].source = "dropped"
 
     def _complete(self, job: Job, s: int) -> None:
         arch = self.archs[job.arch]
@@ -376,6 +413,8 @@ class Engine:
             arch.estimated = self.estimator.estimate(job.arch)
             arch.estimate_step = s
             self.queue.append(job.arch)
+            if len(self.queue) > self.config.capacity:
+                self._drop_worst()
             return
         y = self.trainer.train(job.arch)
         arch.true = y
