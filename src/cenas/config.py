@@ -38,6 +38,8 @@ class StudyConfig:
         optimizer: Optimiser name.
         seed: Seed of everything random.
         queue_capacity: Candidate-queue bound (``None``: 4 per GPU).
+        queue_policy: ``replace`` (keep estimating, drop the worst) or ``block``.
+        estimate_ratio: Estimates allowed per training (``None``: unbounded).
         signal: ``actual`` (the trace's future as forecast) or ``forecast`` (a forecaster).
         clock: ``simulated`` (time jumps) or ``wall`` (each step waits for real time).
         speedup: With the wall clock, how many times faster than real time it runs.
@@ -58,6 +60,8 @@ class StudyConfig:
     optimizer: str = "lamoo"
     seed: int = 0
     queue_capacity: int | None = None
+    queue_policy: str = "replace"
+    estimate_ratio: float | None = 8.0
     signal: str = "actual"
     clock: str = "simulated"
     speedup: float = 1.0
@@ -95,6 +99,12 @@ class StudyConfig:
             raise ConfigError(f"kind: must be 'direct' or 'lca', got {self.kind!r}")
         if self.signal not in ("actual", "forecast"):
             raise ConfigError(f"signal: must be 'actual' or 'forecast', got {self.signal!r}")
+        if self.queue_policy not in ("replace", "block"):
+            raise ConfigError(
+                f"queue_policy: must be 'replace' or 'block', got {self.queue_policy!r}"
+            )
+        if self.estimate_ratio is not None and self.estimate_ratio <= 0:
+            raise ConfigError(f"estimate_ratio: must be positive, got {self.estimate_ratio}")
         if self.clock not in ("simulated", "wall"):
             raise ConfigError(f"clock: must be 'simulated' or 'wall', got {self.clock!r}")
         if self.speedup <= 0:

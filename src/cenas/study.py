@@ -126,15 +126,15 @@ def build_engine(
         step_hours=config.step_hours,
         carbon_budget_g=config.budget_g,
         queue_capacity=config.queue_capacity,
+        queue_policy=config.queue_policy,  # type: ignore[arg-type]
+        estimate_ratio=config.estimate_ratio,
         power=config.power,
     )
     try:
         optimizer = make_optimizer(config.optimizer, task.space, task.ref_point, seed=config.seed)
     except ValueError as exc:
         raise ConfigError(f"optimizer: {exc}") from None
-    clock: Clock = (
-        WallClock(speedup=config.speedup) if config.clock == "wall" else SimulatedClock()
-    )
+    clock: Clock = WallClock(speedup=config.speedup) if config.clock == "wall" else SimulatedClock()
     policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
     return Engine(
         engine_cfg,
