@@ -1,0 +1,405 @@
+"""A gymnasium environment over the CE-NAS engine: one env step is one scheduling step.
+
+Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024), which learns the split of the GPU
+pool between estimation and training with reinforcement learning. Every ``reset`` draws an
+episode — a task seed, a window of a bundled carbon trace (zone and start hour) and a
+carbon budget — and builds a fresh :class:`~cenas.engine.loop.Engine` through
+:func:`cenas.study.build_engine`; every ``step`` runs one hour with the chosen number of
+training GPUs and returns the reward of :mod:`cenas.policy.rl._reward`.
+
+Actions (see :func:`action_to_gpus`):
+
+* ``discrete``: ``k`` levels (default 10, as in CE-NAS); level ``i`` trains a share
+  ``i / (k − 1)`` of the pool;
+* ``continuous``: a share in [0, 1] (a ``Box`` of shape ``(1,)``).
+
+Either way the share becomes ``floor(share · n_gpus + 0.5)`` training GPUs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+
+from cenas.carbon import BUNDLED_ZONES, CarbonTrace, load_bundled
+from cenas.engine.energy import PowerModel
+from cenas.engine.loop import Engine
+from cenas.engine.signal import CarbonSignal
+from cenas.errors import CenasError, ConfigError
+from cenas.policy.base import State
+from cenas.policy.rl._obs import DEFAULT_HORIZON, obs_bounds, observation
+from cenas.policy.rl._reward import (
+    RewardTerms,
+    RewardWeights,
+    carbon_normaliser,
+    step_reward,
+)
+
+ActionKind = Literal["discrete", "continuous"]
+ACTION_KINDS: tuple[str, ...] = ("discrete", "continuous")
+
+TRAIN_YEARS: tuple[int, ...] = (2021, 2022)
+"""Years episodes are drawn from by default; 2023 is held out for evaluation."""
+
+
+def action_to_gpus(action: Any, kind: str, n_gpus: int, n_levels: int = 10) -> int:
+    """Map an action to a number of training GPUs.
+
+    Args:
+        action: A level in ``[0, n_levels)`` (discrete) or a share (continuous; a scalar or
+            a length-1 array, clipped into [0, 1]).
+        kind: ``discrete`` or ``continuous``.
+        n_gpus: GPUs in the pool.
+        n_levels: Levels of the discrete space.
+
+    Returns:
+        ``floor(share · n_gpus + 0.5)``, in ``[0, n_gpus]``.
+    """
+    if kind == "discrete":
+        level = int(np.asarray(action).reshape(-1)[0])
+        level = min(max(level, 0), n_levels - 1)
+        share = level / (n_levels - 1)
+    elif kind == "continuous":
+        share = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], 0.0, 1.0))
+    else:
+        raise ConfigError(f"action: must be one of {', '.join(ACTION_KINDS)}, got {kind!r}")
+    return int(min(max(math.floor(share * n_gpus + 0.5), 0), n_gpus))
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """What episodes an :class:`AllocationEnv` draws and how it scores them.
+
+    Attributes:
+        zones: Bundled zones to draw windows from.
+        years: Bundled years to draw windows from (each window lies within one year).
+        hours: Episode length (time budget) in hours.
+        gpus: GPUs in the pool.
+        budget_range_g: Carbon budgets are drawn log-uniformly from this range (grams).
+        task: Benchmark task.
+        optimizer: Optimiser name (``random`` by default: cheap, so training is fast).
+        estimator: Estimator name.
+        action: ``discrete`` or ``continuous``.
+        n_levels: Levels of the discrete action space.
+        horizon: Forecast hours in the observation.
+        reward: Reward weights.
+        power: GPU power model.
+    """
+
+    zones: tuple[str, ...] = BUNDLED_ZONES
+    years: tuple[int, ...] = TRAIN_YEARS
+    hours: int = 80
+    gpus: int = 8
+    budget_range_g: tuple[float, float] = (4_000.0, 24_000.0)
+    task: str = "nb201-cifar10-fpga"
+    optimizer: str = "random"
+    estimator: str = "low-fidelity"
+    action: str = "discrete"
+    n_levels: int = 10
+    horizon: int = DEFAULT_HORIZON
+    reward: RewardWeights = field(default_factory=RewardWeights)
+    power: PowerModel = field(default_factory=PowerModel)
+
+    def validate(self) -> EnvConfig:
+        """Check the fields; raise :class:`ConfigError` with a one-line message."""
+        if not self.zones:
+            raise ConfigError("zones: give at least one zone")
+        unknown = [z for z in self.zones if z not in BUNDLED_ZONES]
+        if unknown:
+            raise ConfigError(
+                f"zones: unknown {unknown[0]!r}; bundled zones are {', '.join(BUNDLED_ZONES)}"
+            )
+        if not self.years:
+            raise ConfigError("years: give at least one year")
+        if self.hours <= 0:
+            raise ConfigError(f"hours: must be positive, got {self.hours}")
+        if self.gpus <= 0:
+            raise ConfigError(f"gpus: must be positive, got {self.gpus}")
+        lo, hi = self.budget_range_g
+        if not 0 < lo <= hi:
+            raise ConfigError(f"budget range: need 0 < low <= high, got {lo}..{hi}")
+        if self.action not in ACTION_KINDS:
+            raise ConfigError(
+                f"action: must be one of {', '.join(ACTION_KINDS)}, got {self.action!r}"
+            )
+        if self.n_levels < 2:
+            raise ConfigError(f"levels: need at least 2, got {self.n_levels}")
+        if self.horizon < 1:
+            raise ConfigError(f"horizon: must be positive, got {self.horizon}")
+        for zone in self.zones:
+            for year in self.years:
+                trace = _trace(zone, year)
+                if len(trace) < self.hours + self.horizon:
+                    raise ConfigError(
+                        f"hours: {zone} {year} has {len(trace)} hours, too few for "
+                        f"{self.hours}-hour episodes"
+                    )
+        return self
+
+    def replace(self, **changes: Any) -> EnvConfig:
+        """A copy with fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return dataclasses.asdict(self)
+
+
+def _trace(zone: str, year: int) -> CarbonTrace:
+    """A bundled trace (cached by :func:`load_bundled`); user errors become ConfigError."""
+    try:
+        return load_bundled(zone, year)
+    except CenasError as exc:
+        raise ConfigError(f"years: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One drawn episode: everything that makes it reproducible.
+
+    Attributes:
+        zone: Bundled zone.
+        year: Bundled year.
+        offset: First hour of the window within that year's trace.
+        budget_g: Carbon budget in grams.
+        seed: Seed of the optimiser and estimator.
+    """
+
+    zone: str
+    year: int
+    offset: int
+    budget_g: float
+    seed: int
+
+    @property
+    def start(self) -> str:
+        """First hour of the window, ISO 8601 UTC."""
+        trace = _trace(self.zone, self.year)
+        return str((trace.start + np.timedelta64(self.offset, "h")).isoformat())
+
+
+def sample_episode(config: EnvConfig, rng: np.random.Generator) -> Episode:
+    """Draw an episode: zone, year, window start, budget (log-uniform) and task seed."""
+    zone = str(config.zones[int(rng.integers(len(config.zones)))])
+    year = int(config.years[int(rng.integers(len(config.years)))])
+    n = len(_trace(zone, year))
+    offset = int(rng.integers(0, n - config.hours - config.horizon + 1))
+    lo, hi = config.budget_range_g
+    budget = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    seed = int(rng.integers(0, 2**31 - 1))
+    return Episode(zone=zone, year=year, offset=offset, budget_g=budget, seed=seed)
+
+
+def episodes(config: EnvConfig, n: int, seed: int) -> list[Episode]:
+    """``n`` episodes drawn reproducibly from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [sample_episode(config, rng) for _ in range(n)]
+
+
+def make_engine(episode: Episode, config: EnvConfig, policy: str = "vanilla") -> Engine:
+    """Build the engine of ``episode`` (the trace is loaded once and shared).
+
+    Args:
+        episode: The drawn episode.
+        config: Task, pool, optimiser, estimator and power settings.
+        policy: Name of the engine's own policy (used when ``Engine.step`` gets no count).
+    """
+    from cenas.config import StudyConfig
+    from cenas.study import build_engine
+
+    trace = _trace(episode.zone, episode.year)
+    signal = CarbonSignal(trace, episode.offset, config.hours)
+    study = StudyConfig(
+        task=config.task,
+        zone=episode.zone,
+        start=episode.start,
+        hours=config.hours,
+        gpus=config.gpus,
+        budget_g=episode.budget_g,
+        policy=policy,
+        estimator=config.estimator,
+        optimizer=config.optimizer,
+        seed=episode.seed,
+        power=config.power,
+    )
+    return build_engine(study, signal=signal)
+
+
+def observe(engine: Engine) -> State:
+    """The engine's state; after the last step of the window, the final state.
+
+    ``Engine.observe`` reads the intensity of the coming hour, which does not exist once
+    the time budget is spent; the final state then shows the last hour's intensity and
+    forecast with the counts and hypervolume after the last step.
+    """
+    if engine.step_index < engine.config.n_steps:
+        return engine.observe()
+    cfg = engine.config
+    h = cfg.n_steps - 1
+    budget = cfg.carbon_budget_g
+    return State(
+        step=engine.step_index,
+        n_steps=cfg.n_steps,
+        n_gpus=cfg.n_gpus,
+        time_left=0.0,
+        carbon_left=1.0 if budget is None else max(0.0, 1.0 - engine.cum_carbon_g / budget),
+        intensity=engine.signal.intensity(h),
+        forecast=engine.signal.forecast(h),
+        intensity_scale=engine.signal.scale,
+        hv_ratio=engine.hv / engine.task.hv_max,
+        n_trained=len(engine.trained_x),
+        n_estimated=sum(1 for a in engine.archs.values() if a.estimated is not None),
+        queue_len=len(engine.queue),
+        queue_capacity=cfg.capacity,
+        n_paused_train=len(engine.paused["train"]),
+    )
+
+
+class EpisodeScorer:
+    """Scores an engine's steps with the reward; shared by the env and the evaluation.
+
+    Args:
+        engine: A fresh engine.
+        weights: Reward weights.
+    """
+
+    def __init__(self, engine: Engine, weights: RewardWeights) -> None:
+        self.engine = engine
+        self.weights = weights
+        cfg = engine.config
+        self.carbon_norm_g = carbon_normaliser(
+            cfg.n_gpus, cfg.power, cfg.step_hours, engine.signal.scale
+        )
+        self.hv_ratio = engine.hv / engine.task.hv_max
+        self.n_trained = len(engine.trained_x)
+        self.reached = False
+        self.total = 0.0
+
+    def step(self, n_train: int | None) -> tuple[RewardTerms, Any]:
+        """Run one engine step with ``n_train`` GPUs (``None``: the engine's policy)."""
+        engine = self.engine
+        time_left = 1.0 - engine.step_index / engine.config.n_steps
+        record = engine.step(n_train)
+        target = self.weights.target_log_hv_diff
+        now_reached = target is not None and record.log_hv_diff <= target
+        terms = step_reward(
+            self.weights,
+            hv_before=self.hv_ratio,
+            hv_after=record.hv_ratio,
+            time_left=time_left,
+            carbon_g=record.carbon_g,
+            carbon_norm_g=self.carbon_norm_g,
+            new_trained=record.n_trained - self.n_trained,
+            n_gpus=engine.config.n_gpus,
+            reached_target=now_reached and not self.reached,
+            done=engine.done,
+        )
+        self.reached = self.reached or now_reached
+        self.hv_ratio = record.hv_ratio
+        self.n_trained = record.n_trained
+        self.total += terms.total
+        return terms, record
+
+
+class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
+    """CE-NAS's GPU-allocation problem as a gymnasium environment.
+
+    Reference: Zhao, Liu, Jiang, Guo, "CE-NAS: An End-to-End Carbon-Efficient Neural
+    Architecture Search Framework", NeurIPS 2024 — the RL allocator that decides, each
+    hour, how many GPUs train (the rest estimate) from the search state and the carbon
+    forecast.
+
+    Observation: :func:`cenas.policy.rl._obs.observation` of the engine's state. Reward:
+    :func:`cenas.policy.rl._reward.step_reward`. An episode terminates when the engine
+    stops (time or carbon budget spent); it is never truncated.
+
+    Args:
+        config: Episodes, actions and reward (default :class:`EnvConfig`).
+        episode_list: Fixed episodes to cycle through instead of drawing them (evaluation).
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium convention
+
+    def __init__(
+        self, config: EnvConfig | None = None, episode_list: Sequence[Episode] | None = None
+    ) -> None:
+        super().__init__()
+        self.config = (config or EnvConfig()).validate()
+        self.episode_list = list(episode_list) if episode_list is not None else None
+        self._next_episode = 0
+        low, high = obs_bounds(self.config.horizon)
+        self.observation_space = gym.spaces.Box(low=low, high=high, dtype=np.float32)
+        self.action_space: gym.spaces.Space[Any]
+        if self.config.action == "discrete":
+            self.action_space = gym.spaces.Discrete(self.config.n_levels)
+        else:
+            self.action_space = gym.spaces.Box(low=0.0, high=1.0, shape=(1,), dtype=np.float32)
+        self.engine: Engine | None = None
+        self.episode: Episode | None = None
+        self.scorer: EpisodeScorer | None = None
+        self.state: State | None = None
+
+    def to_gpus(self, action: Any) -> int:
+        """Training GPUs of ``action``."""
+        return action_to_gpus(action, self.config.action, self.config.gpus, self.config.n_levels)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        """Draw an episode (or take ``options["episode"]``) and build its engine."""
+        super().reset(seed=seed)
+        episode = (options or {}).get("episode")
+        if episode is None and self.episode_list:
+            episode = self.episode_list[self._next_episode % len(self.episode_list)]
+            self._next_episode += 1
+        if episode is None:
+            episode = sample_episode(self.config, self.np_random)
+        self.episode = episode
+        self.engine = make_engine(episode, self.config)
+        self.scorer = EpisodeScorer(self.engine, self.config.reward)
+        self.state = observe(self.engine)
+        return observation(self.state, self.config.horizon), {"episode": episode}
+
+    def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        """Run one scheduling step with the action's number of training GPUs."""
+        if self.engine is None or self.scorer is None:
+            raise RuntimeError("call reset() before step()")
+        if self.engine.done:
+            raise RuntimeError("episode is over: call reset()")
+        n_train = self.to_gpus(action)
+        terms, record = self.scorer.step(n_train)
+        self.state = observe(self.engine)
+        done = self.engine.done
+        info: dict[str, Any] = {
+            "n_train": n_train,
+            "carbon_g": record.carbon_g,
+            "hv_ratio": record.hv_ratio,
+            "log_hv_diff": record.log_hv_diff,
+            "terms": terms,
+        }
+        if done:
+            info["summary"] = self.engine.summary()
+        return observation(self.state, self.config.horizon), terms.total, done, False, info
+
+
+__all__ = [
+    "ACTION_KINDS",
+    "TRAIN_YEARS",
+    "ActionKind",
+    "AllocationEnv",
+    "EnvConfig",
+    "Episode",
+    "EpisodeScorer",
+    "action_to_gpus",
+    "episodes",
+    "make_engine",
+    "observe",
+    "sample_episode",
+]

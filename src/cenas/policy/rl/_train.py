@@ -1,0 +1,322 @@
+"""Train the allocation policy with PPO (stable-baselines3) and export it without pickle.
+
+Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024), which trains its GPU-allocation
+agent with PPO on historical carbon traces. Training here:
+
+* runs ``n_envs`` :class:`~cenas.policy.rl._env.AllocationEnv` copies in one process
+  (``DummyVecEnv``: no subprocesses, one torch thread), each seeded from ``seed``;
+* uses plain PPO, not MaskablePPO: every split of the pool is a valid action in every
+  state (the engine simply idles GPUs that find no work), so there is nothing to mask;
+* saves resumable SB3 checkpoints every ``checkpoint_every`` timesteps, and every
+  ``eval_every`` timesteps exports the actor and evaluates it deterministically on fixed
+  validation episodes drawn from the *training* years (2023 stays unseen), keeping the
+  best export;
+* writes ``<out>/policy.{json,npz}`` (the final actor), ``<out>/best.{json,npz}`` (the best
+  on validation) and ``<out>/eval.csv`` (the validation curve).
+
+Only the exported ``.json``/``.npz`` files are meant to be shipped or shared; the SB3
+checkpoint zips are training artefacts.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cenas.errors import ConfigError
+from cenas.policy.rl._env import ACTION_KINDS, AllocationEnv, EnvConfig, episodes
+from cenas.policy.rl._evaluate import run_episode, summarise
+from cenas.policy.rl._model import RLPolicy
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """PPO hyper-parameters (stable-baselines3 names).
+
+    Attributes:
+        n_envs: Environments stepped together (``DummyVecEnv``).
+        n_steps: Rollout length per environment between updates.
+        batch_size: Minibatch size.
+        n_epochs: Passes over each rollout.
+        learning_rate: Adam step size.
+        gamma: Discount (episodes are 80 steps: close to 1).
+        gae_lambda: GAE parameter.
+        ent_coef: Entropy bonus (exploration).
+        clip_range: PPO clip range.
+        hidden: Width of each hidden layer of the actor and the critic.
+        log_std_init: Initial log standard deviation of the continuous head.
+    """
+
+    n_envs: int = 4
+    n_steps: int = 256
+    batch_size: int = 256
+    n_epochs: int = 10
+    learning_rate: float = 3e-4
+    gamma: float = 0.995
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.01
+    clip_range: float = 0.2
+    hidden: tuple[int, ...] = (64, 64)
+    log_std_init: float = -1.0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_policy` produced.
+
+    Attributes:
+        policy: The final exported policy.
+        best: The best policy on the validation episodes (the final one if never evaluated).
+        out_dir: Output folder.
+        timesteps: Environment steps taken.
+        seconds: Wall-clock training time.
+    """
+
+    policy: RLPolicy
+    best: RLPolicy
+    out_dir: Path
+    timesteps: int
+    seconds: float
+
+
+def export_policy(model: Any, config: EnvConfig, meta: dict[str, Any] | None = None) -> RLPolicy:
+    """Copy the actor of an SB3 ``MlpPolicy`` PPO model into an :class:`RLPolicy`.
+
+    Raises:
+        ConfigError: If the model's policy is not the plain MLP actor this expects.
+    """
+    import torch
+
+    net = model.policy
+    layers: list[tuple[Any, Any]] = []
+    activation = "tanh"
+    for module in net.mlp_extractor.policy_net:
+        if isinstance(module, torch.nn.Linear):
+            layers.append(
+                (module.weight.detach().cpu().numpy(), module.bias.detach().cpu().numpy())
+            )
+        elif isinstance(module, torch.nn.ReLU):
+            activation = "relu"
+        elif not isinstance(module, torch.nn.Tanh):
+            raise ConfigError(f"cannot export policy layer {type(module).__name__}")
+    head = net.action_net
+    layers.append((head.weight.detach().cpu().numpy(), head.bias.detach().cpu().numpy()))
+    return RLPolicy(
+        [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in layers],
+        action=config.action,
+        n_levels=config.n_levels,
+        horizon=config.horizon,
+        activation=activation,
+        meta=meta,
+    )
+
+
+def train_command(
+    action: str, timesteps: int, seed: int, zones: Sequence[str], years: Sequence[int]
+) -> str:
+    """The ``cenas policy train`` command line that reproduces a training run."""
+    parts = [
+        "cenas policy train",
+        f"--action {action}",
+        f"--timesteps {timesteps}",
+        f"--seed {seed}",
+        *(f"--zones {z}" for z in zones),
+        *(f"--years {y}" for y in years),
+    ]
+    return " ".join(parts)
+
+
+def train_policy(
+    action: str = "discrete",
+    timesteps: int = 200_000,
+    seed: int = 0,
+    out_dir: str | Path = "rl-policy",
+    *,
+    config: EnvConfig | None = None,
+    zones: Sequence[str] | None = None,
+    years: Sequence[int] | None = None,
+    hours: int | None = None,
+    ppo: PPOSettings | None = None,
+    eval_every: int = 20_000,
+    eval_episodes: int = 10,
+    checkpoint_every: int = 50_000,
+    progress_bar: bool = True,
+    verbose: int = 0,
+) -> TrainResult:
+    """Train an allocation policy with PPO and export it without pickle.
+
+    Args:
+        action: ``discrete`` or ``continuous``.
+        timesteps: Environment steps to train for.
+        seed: Seed of the model, the environments and the episode draws.
+        out_dir: Output folder (created).
+        config: Episode and reward settings (default :class:`EnvConfig`).
+        zones: Override the config's zones.
+        years: Override the config's years (never include the held-out 2023 for a policy
+            you evaluate on 2023).
+        hours: Override the episode length.
+        ppo: PPO hyper-parameters.
+        eval_every: Timesteps between validation runs (0: never).
+        eval_episodes: Validation episodes per run.
+        checkpoint_every: Timesteps between SB3 checkpoints (0: never).
+        progress_bar: Show a progress bar.
+        verbose: SB3 verbosity.
+
+    Returns:
+        The final and best exported policies and where they were written.
+
+    Raises:
+        ConfigError: For bad arguments.
+    """
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    if action not in ACTION_KINDS:
+        raise ConfigError(f"action: must be one of {', '.join(ACTION_KINDS)}, got {action!r}")
+    if timesteps <= 0:
+        raise ConfigError(f"timesteps: must be positive, got {timesteps}")
+    settings = ppo or PPOSettings()
+    changes: dict[str, Any] = {"action": action}
+    if zones:
+        changes["zones"] = tuple(zones)
+    if years:
+        changes["years"] = tuple(int(y) for y in years)
+    if hours is not None:
+        changes["hours"] = hours
+    cfg = (config or EnvConfig()).replace(**changes).validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+
+    def make(i: int) -> Any:
+        def thunk() -> Any:
+            env = Monitor(AllocationEnv(cfg))
+            env.reset(seed=seed * 1000 + i)
+            env.action_space.seed(seed * 1000 + i)
+            return env
+
+        return thunk
+
+    venv = DummyVecEnv([make(i) for i in range(settings.n_envs)])
+    venv.seed(seed)
+    policy_kwargs: dict[str, Any] = {
+        "net_arch": {"pi": list(settings.hidden), "vf": list(settings.hidden)},
+    }
+    if action == "continuous":
+        policy_kwargs["log_std_init"] = settings.log_std_init
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=settings.n_steps,
+        batch_size=settings.batch_size,
+        n_epochs=settings.n_epochs,
+        learning_rate=settings.learning_rate,
+        gamma=settings.gamma,
+        gae_lambda=settings.gae_lambda,
+        ent_coef=settings.ent_coef,
+        clip_range=settings.clip_range,
+        policy_kwargs=policy_kwargs,
+        seed=seed,
+        device="cpu",
+        verbose=verbose,
+    )
+    command = train_command(action, timesteps, seed, cfg.zones, cfg.years)
+    meta: dict[str, Any] = {
+        "command": command,
+        "seed": seed,
+        "env": _jsonable(cfg.to_dict()),
+        "ppo": _jsonable(settings.__dict__),
+    }
+    val_eps = episodes(cfg, eval_episodes, seed + 10_000) if eval_every > 0 else []
+    state: dict[str, Any] = {"best": None, "best_return": -np.inf}
+    log_path = out / "eval.csv"
+
+    class PeriodicEval(BaseCallback):
+        """Export the actor and evaluate it deterministically on the validation episodes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.last = 0
+
+        def _on_step(self) -> bool:
+            if eval_every > 0 and self.num_timesteps - self.last >= eval_every:
+                self.last = self.num_timesteps
+                evaluate(self.num_timesteps, self.logger)
+            return True
+
+    def evaluate(step: int, logger: Any | None) -> None:
+        pol = export_policy(model, cfg, {**meta, "timesteps": step})
+        res = summarise([run_episode(pol, ep, cfg) for ep in val_eps])
+        if logger is not None:
+            logger.record("eval/mean_return", res.mean_return)
+            logger.record("eval/mean_hv_ratio", res.mean_hv_ratio)
+            logger.record("eval/mean_carbon_g", res.mean_carbon_g)
+        new = not log_path.exists()
+        with log_path.open("a", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            if new:
+                writer.writerow(["timesteps", "mean_return", "mean_hv_ratio", "mean_carbon_g"])
+            writer.writerow(
+                [
+                    step,
+                    f"{res.mean_return:.5f}",
+                    f"{res.mean_hv_ratio:.5f}",
+                    f"{res.mean_carbon_g:.1f}",
+                ]
+            )
+        if res.mean_return > state["best_return"]:
+            state["best_return"] = res.mean_return
+            state["best"] = pol
+            pol.save(out / "best")
+
+    if log_path.exists():
+        log_path.unlink()
+    callbacks: list[BaseCallback] = [PeriodicEval()]
+    if checkpoint_every > 0:
+        callbacks.append(
+            CheckpointCallback(
+                save_freq=max(checkpoint_every // settings.n_envs, 1),
+                save_path=str(out / "checkpoints"),
+                name_prefix=f"ppo-{action}",
+            )
+        )
+    t0 = time.perf_counter()
+    model.learn(
+        total_timesteps=timesteps, callback=CallbackList(callbacks), progress_bar=progress_bar
+    )
+    seconds = time.perf_counter() - t0
+    meta["train_seconds"] = round(seconds, 1)
+    meta["timesteps"] = int(model.num_timesteps)
+    if eval_every > 0:
+        evaluate(int(model.num_timesteps), None)
+    final = export_policy(model, cfg, meta)
+    final.save(out / "policy")
+    best: RLPolicy = state["best"] if state["best"] is not None else final
+    if state["best"] is None:
+        final.save(out / "best")
+    venv.close()
+    return TrainResult(
+        policy=final, best=best, out_dir=out, timesteps=int(model.num_timesteps), seconds=seconds
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+__all__ = ["PPOSettings", "TrainResult", "export_policy", "train_command", "train_policy"]
