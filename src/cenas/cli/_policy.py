@@ -120,6 +120,7 @@ def evaluate(
         typer.Option("--years", help="Evaluation year(s); default 2023 (held out)."),
     ] = None,
     episodes: Annotated[int, typer.Option("--episodes", help="Episodes per policy.")] = 10,
+    hours: Annotated[int, typer.Option("--hours", help="Episode length in hours.")] = 80,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the episode draw.")] = 0,
     baselines: Annotated[
         str, typer.Option("--baselines", help="Comma-separated rule-based policies.")
@@ -127,7 +128,7 @@ def evaluate(
 ) -> None:
     """Compare a policy with rule-based baselines on the same (unseen) episodes."""
     from cenas.policy.registry import POLICIES
-    from cenas.policy.rl import EVAL_YEARS, evaluate_policy
+    from cenas.policy.rl import EVAL_YEARS, EnvConfig, evaluate_policy
 
     names = _split([baselines])
     for name in names:
@@ -136,6 +137,7 @@ def evaluate(
     results = evaluate_policy(
         policy_file,
         kind=kind,
+        config=EnvConfig(hours=hours),
         zones=_zones(zones) or None,
         years=_years(years) or EVAL_YEARS,
         n_episodes=episodes,

@@ -91,6 +91,9 @@ class EnvConfig:
         horizon: Forecast hours in the observation.
         reward: Reward weights.
         power: GPU power model.
+        study: Further :class:`~cenas.config.StudyConfig` fields for every episode's engine
+            (e.g. ``{"queue_policy": "block"}``); by default the study defaults apply, so
+            the policy trains on the engine it will be deployed on.
     """
 
     zones: tuple[str, ...] = BUNDLED_ZONES
@@ -106,6 +109,7 @@ class EnvConfig:
     horizon: int = DEFAULT_HORIZON
     reward: RewardWeights = field(default_factory=RewardWeights)
     power: PowerModel = field(default_factory=PowerModel)
+    study: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> EnvConfig:
         """Check the fields; raise :class:`ConfigError` with a one-line message."""
@@ -229,6 +233,11 @@ def make_engine(episode: Episode, config: EnvConfig, policy: str = "vanilla") ->
         seed=episode.seed,
         power=config.power,
     )
+    if config.study:
+        try:
+            study = dataclasses.replace(study, **config.study)
+        except TypeError as exc:
+            raise ConfigError(f"study: {exc}") from None
     return build_engine(study, signal=signal)
 
 

@@ -1,0 +1,92 @@
+"""A short PPO run: completes, checkpoints, evaluates, exports and reloads without pickle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cenas.cli._policy import app
+from cenas.policy.rl import (
+    AllocationEnv,
+    EnvConfig,
+    PPOSettings,
+    RLPolicy,
+    evaluate_policy,
+    export_policy,
+    train_policy,
+)
+
+
+@pytest.mark.parametrize("action", ["discrete", "continuous"])
+def test_short_training(tmp_path: Path, short_config: EnvConfig, action: str) -> None:
+    ppo = PPOSettings(n_envs=2, n_steps=48, batch_size=48, n_epochs=2, hidden=(16, 16))
+    result = train_policy(
+        action,
+        timesteps=192,
+        seed=1,
+        out_dir=tmp_path,
+        config=short_config,
+        ppo=ppo,
+        eval_every=96,
+        eval_episodes=1,
+        checkpoint_every=96,
+        progress_bar=False,
+    )
+    assert result.timesteps >= 192
+    for stem in ("policy", "best"):
+        assert (tmp_path / f"{stem}.json").is_file() and (tmp_path / f"{stem}.npz").is_file()
+    assert list((tmp_path / "checkpoints").glob("*.zip"))
+    assert len((tmp_path / "eval.csv").read_text().splitlines()) >= 3
+    loaded = RLPolicy.load(tmp_path / "policy")
+    assert loaded.action == action
+    assert loaded.meta["command"].startswith(f"cenas policy train --action {action}")
+    summary = evaluate_policy(
+        loaded, config=short_config, years=[2022], n_episodes=1, baselines=["vanilla"]
+    )
+    assert set(summary) == {loaded.name, "vanilla"}
+
+
+@pytest.mark.parametrize("action", ["discrete", "continuous"])
+def test_export_matches_sb3(short_config: EnvConfig, action: str) -> None:
+    from stable_baselines3 import PPO
+
+    env = AllocationEnv(short_config.replace(action=action))
+    model = PPO("MlpPolicy", env, seed=3, device="cpu", policy_kwargs={"net_arch": [32, 32]})
+    pol = export_policy(model, env.config)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        obs = rng.uniform(0, 1, size=env.observation_space.shape).astype(np.float32)
+        want, _ = model.predict(obs, deterministic=True)
+        got = pol.act(obs)
+        if action == "discrete":
+            assert int(got) == int(want)
+        else:
+            assert np.allclose(got, want, atol=1e-5)
+
+
+def test_cli_evaluate_and_errors(tmp_path: Path, short_config: EnvConfig) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--zones",
+            "GB",
+            "--years",
+            "2023",
+            "--episodes",
+            "1",
+            "--hours",
+            "4",
+            "--baselines",
+            "vanilla",
+        ],
+        env={"COLUMNS": "150"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "mean HV ratio" in result.output and "vanilla" in result.output
+    bad = runner.invoke(app, ["evaluate", "--zones", "MARS"])
+    assert bad.exit_code != 0
