@@ -93,7 +93,9 @@ class CarbonTrace:
             )
         return offset
 
-    def window(self, start: str | pd.Timestamp | None = None, hours: int | None = None) -> CarbonTrace:
+    def window(
+        self, start: str | pd.Timestamp | None = None, hours: int | None = None
+    ) -> CarbonTrace:
         """The sub-trace of ``hours`` hours from ``start`` (default: the trace's start).
 
         Raises:
