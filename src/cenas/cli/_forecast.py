@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -92,12 +92,13 @@ def _result_table(res: EvaluationResult) -> Table:
         table.add_column(f"MAPE d{d}", justify="right")
     for d in range(1, n_days + 1):
         table.add_column(f"MAE d{d}", justify="right")
-    mape, mae = res.table("mape"), res.table("mae")
-    for name in res.models:
+    mape = res.table("mape").to_numpy(dtype=float)
+    mae = res.table("mae").to_numpy(dtype=float)
+    for i, name in enumerate(res.models):
         table.add_row(
             name,
-            *[f"{mape.loc[name, d]:.2f}" for d in range(1, n_days + 1)],
-            *[f"{mae.loc[name, d]:.1f}" for d in range(1, n_days + 1)],
+            *[f"{v:.2f}" for v in mape[i]],
+            *[f"{v:.1f}" for v in mae[i]],
         )
     return table
 
@@ -147,7 +148,7 @@ def evaluate(
     from cenas.carbon import BUNDLED_ZONES
     from cenas.carbon.forecast import available_forecasters, plot_week, rolling_origin_evaluate
 
-    zones = [z for item in (zone or []) for z in _split(item)]
+    zones: list[str] = [z for item in (zone or []) for z in _split(item)]
     if bool(zones) == (trace is not None):
         raise _error("give either --zone or --trace")
     if trace is not None and train_until is None:
@@ -157,22 +158,22 @@ def evaluate(
         raise _error("--models is empty")
     for n in names:
         if n not in available_forecasters():
-            raise _error(
-                f"unknown model {n!r}; choose from {', '.join(available_forecasters())}"
-            )
+            raise _error(f"unknown model {n!r}; choose from {', '.join(available_forecasters())}")
     bundled = {z.lower(): z for z in BUNDLED_ZONES}
-    for z in zones:
-        if z.lower() not in bundled:
-            raise _error(f"unknown zone {z!r}; bundled zones: {', '.join(BUNDLED_ZONES)}")
-    if not 1 <= horizon <= 96 * 10:
+    for name in zones:
+        if name.lower() not in bundled:
+            raise _error(f"unknown zone {name!r}; bundled zones: {', '.join(BUNDLED_ZONES)}")
+    if horizon < 1:
         raise _error(f"--horizon must be positive, got {horizon}")
 
     results = []
     targets: list[str | None] = [bundled[z.lower()] for z in zones] or [None]
-    for z in targets:
-        data = _load_data(z, trace)
+    for target in targets:
+        data = _load_data(target, trace)
         t_until_train = train_until or BUNDLED_TRAIN_UNTIL
-        t_until_test = test_until or (BUNDLED_TEST_UNTIL if z is not None else None)
+        t_until_test: str | None = test_until
+        if t_until_test is None and target is not None:
+            t_until_test = BUNDLED_TEST_UNTIL
         fcs = _make_models(names, data.zone, t_until_train, pretrained, epochs, seed)
         res = rolling_origin_evaluate(
             fcs,
@@ -211,9 +212,7 @@ def train(
         Path | None, typer.Option(help="Train on this CSV instead (name the model with --zone).")
     ] = None,
     years: Annotated[str, typer.Option(help="Bundled years, comma-separated.")] = "2021,2022",
-    out: Annotated[Path, typer.Option(help="Folder for <zone>.npz and <zone>.json.")] = Path(
-        "."
-    ),
+    out: Annotated[Path, typer.Option(help="Folder for <zone>.npz and <zone>.json.")] = Path("."),
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
@@ -228,7 +227,7 @@ def train(
         raise _error(f"--years must be comma-separated years, got {years!r}") from None
     data = _load_data(None, trace) if trace is not None else None
     name = zone or (data.zone if data is not None else "custom")
-    kw: dict[str, object] = {"seed": seed}
+    kw: dict[str, Any] = {"seed": seed}
     if epochs is not None:
         kw["epochs"] = epochs
     t0 = time.perf_counter()
@@ -289,9 +288,10 @@ def predict(
         table.add_row(*row)
     _out.print(table)
     if known.all():
-        a = data.values[offsets]
-        ok = a != 0
-        _out.print(f"MAPE {np.mean(np.abs(pred[ok] - a[ok]) / a[ok]) * 100:.2f} %")
+        truth = data.values[np.asarray(offsets)]
+        ok = truth != 0
+        err_pct = float(np.mean(np.abs(pred[ok] - truth[ok]) / truth[ok]) * 100)
+        _out.print(f"MAPE {err_pct:.2f} %")
 
 
 @app.command("models")

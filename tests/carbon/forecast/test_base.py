@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cenas.carbon import CarbonTrace
-from cenas.carbon.forecast import ForecastError, Forecaster, available_forecasters, make_forecaster
+from cenas.carbon.forecast import Forecaster, ForecastError, available_forecasters, make_forecaster
 from tests.carbon.forecast.conftest import SMALL_KW
 
 ALL = available_forecasters()
@@ -29,7 +29,14 @@ def _tamper(trace: CarbonTrace, at: pd.Timestamp) -> CarbonTrace:
 
 
 def test_registry_names() -> None:
-    assert set(ALL) == {"transformer", "previous-day", "last-week", "ets", "sarima", "lag-regression"}
+    assert set(ALL) == {
+        "transformer",
+        "previous-day",
+        "last-week",
+        "ets",
+        "sarima",
+        "lag-regression",
+    }
     with pytest.raises(ForecastError, match="unknown forecaster"):
         make_forecaster("prophet")
     with pytest.raises(ForecastError, match="ets"):

@@ -101,7 +101,10 @@ def test_origins() -> None:
         ({"train_until": "2023-01-03", "test_from": "2022-12-01"}, "outside the data"),
         ({"train_until": "2023-01-05", "test_from": "2023-01-03"}, "before the end of training"),
         ({"train_until": "2023-01-03", "test_until": "2023-01-04"}, "too short"),
-        ({"train_until": "2023-01-03", "test_from": "2023-01-06", "test_until": "2023-01-05"}, "empty"),
+        (
+            {"train_until": "2023-01-03", "test_from": "2023-01-06", "test_until": "2023-01-05"},
+            "empty",
+        ),
         ({"train_until": "2023-01-03", "horizon": 200}, "horizon 200"),
         ({"train_until": "2023-01-03", "issue_hour": 24}, "issue hour"),
     ],

@@ -12,8 +12,8 @@ from cenas.carbon import CarbonTrace
 from cenas.carbon.forecast import (
     ActualSignal,
     CarbonSignal,
-    ForecastError,
     Forecaster,
+    ForecastError,
     ForecastSignal,
     PreviousDay,
     make_forecaster,

@@ -33,6 +33,7 @@ from cenas.carbon.forecast._pretrained import (
     load_pretrained,
     pretrained_dir,
     pretrained_zones,
+    train_base,
     train_zone,
 )
 from cenas.carbon.forecast._registry import available_forecasters, make_forecaster
@@ -63,11 +64,12 @@ __all__ = [
     "forecast_origins",
     "load_pretrained",
     "mae",
-    "mape",
     "make_forecaster",
+    "mape",
     "plot_week",
     "pretrained_dir",
     "pretrained_zones",
     "rolling_origin_evaluate",
+    "train_base",
     "train_zone",
 ]

@@ -44,7 +44,7 @@ def calendar_features(start: pd.Timestamp, hours: int) -> NDArray[np.float64]:
     Returns:
         ``(hours, 6)``: sin/cos of hour of day, day of week and day of year.
     """
-    first = np.datetime64(to_utc_hour(start).tz_convert(None).to_datetime64(), "h")
+    first = to_utc_hour(start).tz_convert(None).to_datetime64().astype("datetime64[h]")
     stamps = first + np.arange(hours).astype("timedelta64[h]")
     days = stamps.astype("datetime64[D]")
     hour = (stamps - days).astype(np.int64).astype(np.float64)

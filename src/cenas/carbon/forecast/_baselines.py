@@ -7,6 +7,7 @@ model is only worth its training cost if it beats repeating yesterday.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -205,7 +206,7 @@ class LagRegression(Forecaster):
         self.min_history = lags
         self.history_hours = lags
         self.covariates: tuple[str, ...] = ()
-        self._model: object | None = None
+        self._model: Any = None
         super().__init__()
 
     @property
@@ -263,7 +264,7 @@ class LagRegression(Forecaster):
         ).reshape(len(histories), len(self.covariates))
         cal = np.concatenate([calendar_features(h.end, 1) for h in histories])
         x, level = self._features(window, covs, cal)
-        y = self._model.predict(x)  # type: ignore[attr-defined]
+        y = self._model.predict(x)
         return np.maximum(level * (1.0 + y[:, :horizon]), 0.0)
 
 

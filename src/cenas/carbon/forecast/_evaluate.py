@@ -96,9 +96,12 @@ class EvaluationResult:
         models: dict[str, Any] = {}
         for name in self.models:
             rows = self.metrics[self.metrics["model"] == name]
+            days = [int(d) for d in rows["day_ahead"]]
+            mapes = [float(v) for v in rows["mape"]]
+            maes = [float(v) for v in rows["mae"]]
             models[name] = {
-                "mape": {f"day{int(r.day_ahead)}": _num(r.mape) for r in rows.itertuples()},
-                "mae": {f"day{int(r.day_ahead)}": _num(r.mae) for r in rows.itertuples()},
+                "mape": {f"day{d}": _num(v) for d, v in zip(days, mapes, strict=True)},
+                "mae": {f"day{d}": _num(v) for d, v in zip(days, maes, strict=True)},
                 "fit_seconds": round(self.fit_seconds.get(name, 0.0), 3),
                 "predict_seconds": round(self.predict_seconds.get(name, 0.0), 3),
             }
@@ -186,9 +189,7 @@ def rolling_origin_evaluate(
     t_until = trace.end if test_until is None else to_utc_hour(test_until)
     span = f"[{trace.start.isoformat()}, {trace.end.isoformat()})"
     if t_from >= t_until:
-        raise ForecastError(
-            f"test period [{t_from.isoformat()}, {t_until.isoformat()}) is empty"
-        )
+        raise ForecastError(f"test period [{t_from.isoformat()}, {t_until.isoformat()}) is empty")
     if t_from < trace.start or t_until > trace.end:
         raise ForecastError(
             f"test period [{t_from.isoformat()}, {t_until.isoformat()}) is outside the data "
@@ -299,7 +300,9 @@ def plot_week(
             f"[{result.test_from.isoformat()}, {result.test_until.isoformat()})"
         )
     days = [d for d in days_ahead if d <= -(-result.horizon // 24)] or [1]
-    fig, axes = plt.subplots(len(days), 1, figsize=(11, 3.2 * len(days)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(days), 1, figsize=(11, 3.2 * len(days)), sharex=True, squeeze=False
+    )
     truth = week.drop_duplicates("time").sort_values("time")
     for ax, d in zip(axes[:, 0], days, strict=True):
         ax.plot(truth["time"], truth["actual"], color="black", lw=2, label="actual")

@@ -27,7 +27,12 @@ from numpy.typing import NDArray
 from torch import nn
 
 from cenas.carbon._trace import CarbonTrace
-from cenas.carbon.forecast._base import Forecaster, ForecastError, calendar_features
+from cenas.carbon.forecast._base import (
+    Forecaster,
+    ForecastError,
+    as_trace_list,
+    calendar_features,
+)
 
 FORMAT_VERSION = 1
 _N_CAL = 6
@@ -83,20 +88,20 @@ class TransformerConfig:
     input_hours: int = 168
     horizon: int = 96
     patch: int = 24
-    d_model: int = 64
+    d_model: int = 48
     n_heads: int = 4
-    n_layers: int = 3
-    d_ff: int = 128
-    dropout: float = 0.1
+    n_layers: int = 2
+    d_ff: int = 96
+    dropout: float = 0.2
     covariates: tuple[str, ...] = ("renewable_pct",)
     future_calendar: bool = True
-    day_of_year: bool = True
+    day_of_year: bool = False
     level_feature: bool = True
     epochs: int = 40
     batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    patience: int = 6
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    patience: int = 5
     val_days: int = 60
     stride: int = 2
     cov_dropout: float = 0.2
@@ -136,6 +141,7 @@ class _Net(nn.Module):
     def __init__(self, cfg: TransformerConfig, n_cov: int) -> None:
         super().__init__()
         p, d = cfg.patch, cfg.d_model
+        self.n_cov = n_cov
         self.n_past = cfg.input_hours // p
         self.n_fut = cfg.horizon // p
         self.past_in = nn.Linear(p + p * n_cov + _N_CAL + 2, d)
@@ -159,15 +165,20 @@ class _Net(nn.Module):
         self.patch = p
         # linear path from the scaled past and the origin's calendar to the horizon, fitted by
         # ridge regression before training; the transformer learns what it leaves over
-        self.skip = nn.Linear(cfg.input_hours + _N_CAL, cfg.horizon)
+        self.skip = nn.Linear(cfg.input_hours + _N_CAL + 2 + n_cov, cfg.horizon)
         nn.init.zeros_(self.skip.weight)
         nn.init.zeros_(self.skip.bias)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def linear_inputs(self, past: torch.Tensor, fut: torch.Tensor) -> torch.Tensor:
-        """Inputs of the linear path: scaled past values and calendar features of the origin."""
-        return torch.cat([past[:, :, : self.patch].flatten(1), fut[:, 0, :_N_CAL]], dim=1)
+        """Inputs of the linear path: scaled past values, calendar features of the origin, the
+        level and covariate flags, and the covariates of the last hour."""
+        p, k = self.patch, self.n_cov
+        last_cov = past[:, -1, p + p * k - k : p + p * k]
+        return torch.cat(
+            [past[:, :, :p].flatten(1), fut[:, 0, :_N_CAL], past[:, 0, -2:], last_cov], dim=1
+        )
 
     def forward(self, past: torch.Tensor, fut: torch.Tensor) -> torch.Tensor:
         tokens = torch.cat(
@@ -244,6 +255,8 @@ class TransformerForecaster(Forecaster):
         self.report = TrainingReport()
         self.meta: dict[str, Any] = {}
         self._net: _Net | None = None
+        self._lr_scale = 1.0
+        self._warm = False
         super().__init__()
 
     @property
@@ -354,9 +367,11 @@ class TransformerForecaster(Forecaster):
     def _fit(self, traces: list[CarbonTrace]) -> None:
         cfg = self.config
         L, H = cfg.input_hours, cfg.horizon
-        self.covariates = tuple(
-            c for c in cfg.covariates if all(c in t.covariates for t in traces)
-        )
+        fresh = not self._warm
+        if fresh:
+            self.covariates = tuple(
+                c for c in cfg.covariates if all(c in t.covariates for t in traces)
+            )
         splits: list[tuple[CarbonTrace, NDArray[np.int64], NDArray[np.int64]]] = []
         logs = []
         for tr in traces:
@@ -372,8 +387,9 @@ class TransformerForecaster(Forecaster):
             splits.append((tr, train_o, val_o))
             idx = train_o[:, None] + np.arange(-L, 0)[None, :]
             logs.append(np.log(np.maximum(tr.values[idx].mean(axis=1), 1.0)))
-        all_logs = np.concatenate(logs)
-        self.stats = _Stats(float(all_logs.mean()), float(max(all_logs.std(), 1e-3)))
+        if fresh:
+            all_logs = np.concatenate(logs)
+            self.stats = _Stats(float(all_logs.mean()), float(max(all_logs.std(), 1e-3)))
 
         train_parts, val_parts = [], []
         for tr, train_o, val_o in splits:
@@ -387,7 +403,9 @@ class TransformerForecaster(Forecaster):
     def _cov_matrix(self, trace: CarbonTrace) -> NDArray[np.float64] | None:
         if not self.covariates or not all(c in trace.covariates for c in self.covariates):
             return None
-        return np.stack([np.asarray(trace.covariates[c], dtype=np.float64) for c in self.covariates], 1)
+        return np.stack(
+            [np.asarray(trace.covariates[c], dtype=np.float64) for c in self.covariates], 1
+        )
 
     def _loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         err = (pred - target).abs()
@@ -398,7 +416,9 @@ class TransformerForecaster(Forecaster):
     def _fit_linear(self, net: _Net, train: _Batch) -> None:
         """Set the linear path by ridge regression on the training windows, and freeze it."""
         assert train.target is not None
-        past, fut = self._tensors(train, slice(None))
+        rng = np.random.default_rng(self.config.seed + 1)
+        keep = (rng.random((len(train.values), 1)) >= self.config.cov_dropout).astype(np.float32)
+        past, fut = self._tensors(train, slice(None), torch.from_numpy(keep))
         x = net.linear_inputs(past, fut).double()
         y = torch.from_numpy(train.target).double()
         xm, ym = x.mean(0), y.mean(0)
@@ -411,6 +431,27 @@ class TransformerForecaster(Forecaster):
         net.skip.weight.requires_grad_(False)
         net.skip.bias.requires_grad_(False)
 
+    def fine_tune(self, trace: CarbonTrace | Sequence[CarbonTrace], lr_scale: float = 0.3) -> Self:
+        """Adapt a fitted model (e.g. trained across zones) to one zone's history.
+
+        Refits the linear path on ``trace`` and trains the transformer further from its current
+        weights at ``lr_scale`` times the learning rate, with early stopping on the last
+        ``val_days`` of the trace. Deterministic like :meth:`fit`.
+
+        Raises:
+            ForecastError: If the model is not fitted or the trace is too short.
+        """
+        if self._net is None:
+            raise ForecastError("transformer: fine_tune needs a fitted model; call fit() first")
+        base = self.report
+        self._lr_scale, self._warm = lr_scale, True
+        try:
+            self._fit(as_trace_list(trace))
+        finally:
+            self._lr_scale, self._warm = 1.0, False
+        self.report.train_seconds += base.train_seconds
+        return self
+
     def _train(self, train: _Batch, val: _Batch) -> None:
         cfg = self.config
         t0 = time.perf_counter()
@@ -419,9 +460,13 @@ class TransformerForecaster(Forecaster):
             torch.manual_seed(cfg.seed)
             rng = np.random.default_rng(cfg.seed)
             net = _Net(cfg, len(self.covariates))
+            if self._warm and self._net is not None:  # fine-tuning: start from fitted weights
+                net.load_state_dict(self._net.state_dict())
             self._fit_linear(net, train)
             params = [p for p in net.parameters() if p.requires_grad]
-            opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            opt = torch.optim.AdamW(
+                params, lr=cfg.lr * self._lr_scale, weight_decay=cfg.weight_decay
+            )
             n = len(train.values)
             steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
             total = steps_per_epoch * cfg.epochs

@@ -1,0 +1,51 @@
+"""The shipped pretrained transformers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cenas.carbon import load_bundled
+from cenas.carbon.forecast import (
+    ForecastError,
+    TransformerForecaster,
+    load_pretrained,
+    pretrained_dir,
+    pretrained_zones,
+)
+
+REQUIRED = ("US-CAL-CISO", "US-MIDA-PJM", "DE-LU")
+
+
+def test_shipped_zones_and_sizes() -> None:
+    zones = pretrained_zones()
+    for zone in REQUIRED:
+        assert zone in zones
+    for zone in zones:
+        npz = pretrained_dir() / f"{zone}.npz"
+        assert npz.stat().st_size < 1_000_000
+        info = json.loads((pretrained_dir() / f"{zone}.json").read_text())
+        assert info["format"] == "cenas-transformer-forecaster"
+        assert info["meta"]["train_until"].startswith("2023-01-01")
+
+
+@pytest.mark.parametrize("zone", REQUIRED)
+def test_load_and_predict_96h(zone: str) -> None:
+    model = load_pretrained(zone.lower())
+    assert isinstance(model, TransformerForecaster)
+    assert model.fitted and model.max_horizon == 96
+    trace = load_bundled(zone, 2023)
+    at = pd.Timestamp("2023-05-10", tz="UTC")
+    pred = model.predict(trace, at, 96)
+    actual = trace.window(at, 96).values
+    assert pred.shape == (96,) and np.all(np.isfinite(pred))
+    # a sane forecast: within a factor of two of the truth on average
+    assert 0.5 < pred.mean() / actual.mean() < 2.0
+
+
+def test_unknown_zone() -> None:
+    with pytest.raises(ForecastError, match="no pretrained forecaster for zone 'XX'"):
+        load_pretrained("XX")
