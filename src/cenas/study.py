@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from cenas.bench import get_task
 from cenas.carbon import CarbonTrace, load_bundled, load_trace, to_utc_hour
@@ -33,7 +34,7 @@ from cenas.config import DEFAULT_START, StudyConfig
 from cenas.engine.clock import Clock, SimulatedClock, WallClock
 from cenas.engine.evaluators import TabularTrainer, make_estimator
 from cenas.engine.loop import Engine, EngineConfig, StepRecord
-from cenas.engine.signal import CarbonSignal
+from cenas.engine.signal import CarbonSignal, NextHoursForecast
 from cenas.errors import ConfigError, StudyError
 from cenas.policy.registry import make_policy
 
@@ -99,12 +100,35 @@ def build_signal(config: StudyConfig, trace: CarbonTrace, offset: int) -> Carbon
     """The carbon signal: actual intensities plus the configured forecast source."""
     forecast = None
     if config.signal == "forecast":
-        from cenas.carbon.forecast.signal import default_forecast_signal
-
-        forecast = default_forecast_signal(
-            trace, offset, zone=config.zone if config.trace is None else None
-        )
+        forecast = forecast_source(config, trace, offset)
     return CarbonSignal(trace, offset, config.hours, forecast=forecast)
+
+
+FORECAST_HORIZON = 24
+"""Hours of forecast the policies see (the daily cycle)."""
+
+
+def forecast_source(config: StudyConfig, trace: CarbonTrace, offset: int) -> NextHoursForecast:
+    """The forecast a study's policy sees: the shipped transformer of a bundled zone, or,
+    for a user's trace, a lag regression fitted on the trace's data before the window.
+
+    Every forecast is issued from data before the hour it is used in (no look-ahead).
+    """
+    from cenas.carbon.forecast import (
+        ForecastSignal,
+        load_pretrained,
+        make_forecaster,
+        pretrained_zones,
+    )
+
+    if config.trace is None and config.zone in pretrained_zones():
+        model = load_pretrained(config.zone)
+    else:
+        model = make_forecaster("lag-regression")
+    window_start = trace.start + pd.Timedelta(hours=offset)
+    signal = ForecastSignal(trace, model, FORECAST_HORIZON, window_start=window_start)
+    signal.prefetch(config.hours + 1)
+    return NextHoursForecast(signal)
 
 
 def build_engine(

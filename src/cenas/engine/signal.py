@@ -44,6 +44,24 @@ class TraceSignal:
         return np.asarray(self.trace.values[a : a + self.horizon], dtype=np.float64)
 
 
+class _WindowForecast(Protocol):
+    def forecast(self, hour_offset: int) -> NDArray[np.float64]: ...
+
+
+class NextHoursForecast:
+    """Adapts a signal whose ``forecast(k)`` covers hours ``[k, k + h)`` of the window (as
+    :class:`cenas.carbon.forecast.ForecastSignal` does) to the engine's convention: the hours
+    *after* ``k``, i.e. ``forecast(k + 1)``, issued from data before hour ``k + 1`` — hour
+    ``k``'s own intensity is known when the step starts.
+    """
+
+    def __init__(self, source: _WindowForecast) -> None:
+        self.source = source
+
+    def forecast(self, hour_offset: int) -> NDArray[np.float64]:
+        return np.asarray(self.source.forecast(hour_offset + 1), dtype=np.float64)
+
+
 class CarbonSignal:
     """Actual intensities of a window plus a forecast source.
 
@@ -82,4 +100,4 @@ class CarbonSignal:
         return self.source.forecast(hour_offset)
 
 
-__all__ = ["CarbonSignal", "Forecast", "TraceSignal"]
+__all__ = ["CarbonSignal", "Forecast", "NextHoursForecast", "TraceSignal"]
