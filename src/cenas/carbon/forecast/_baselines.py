@@ -181,7 +181,8 @@ class LagRegression(Forecaster):
     """Direct multi-horizon ridge regression on lagged intensity and calendar features.
 
     At an origin it takes the last ``lags`` hours (scaled by their mean), the calendar
-    features of the origin and the latest covariate values, and predicts all ``max_horizon``
+    features of the origin and the latest covariate values (their training mean when the trace
+    has none), and predicts all ``max_horizon``
     hours at once with one multi-output ridge regression (Hoerl & Kennard 1970). A CE-NAS
     baseline (Zhao et al., NeurIPS 2024).
 
@@ -207,6 +208,7 @@ class LagRegression(Forecaster):
         self.history_hours = lags
         self.covariates: tuple[str, ...] = ()
         self._model: Any = None
+        self._cov_fill = np.zeros(0)
         super().__init__()
 
     @property
@@ -248,7 +250,10 @@ class LagRegression(Forecaster):
             xs.append(x)
             ys.append(y)
         model = Ridge(alpha=self.alpha)
-        model.fit(np.concatenate(xs), np.concatenate(ys))
+        x_all = np.concatenate(xs)
+        k = len(self.covariates)
+        self._cov_fill = x_all[:, self.lags + 1 : self.lags + 1 + k].mean(axis=0)
+        model.fit(x_all, np.concatenate(ys))
         self._model = model
 
     def _predict(self, history: CarbonTrace, horizon: int) -> NDArray[np.float64]:
@@ -258,7 +263,10 @@ class LagRegression(Forecaster):
         window = np.stack([h.values[-self.lags :] for h in histories])
         covs = np.array(
             [
-                [h.covariates[c][-1] / 100.0 if c in h.covariates else 0.0 for c in self.covariates]
+                [
+                    h.covariates[c][-1] / 100.0 if c in h.covariates else self._cov_fill[j]
+                    for j, c in enumerate(self.covariates)
+                ]
                 for h in histories
             ]
         ).reshape(len(histories), len(self.covariates))
