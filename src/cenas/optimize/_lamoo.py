@@ -15,17 +15,18 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import sklearn
 from numpy.typing import ArrayLike, NDArray
-from sklearn.svm import SVC
 
 from cenas.optimize._qnehvi import Encoding, GPProposer
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import hypervolume
 from cenas.space import NB201Space
+
+if TYPE_CHECKING:
+    from sklearn.svm import SVC
 
 Sampler = Literal["rejection", "qlognehvi"]
 Selection = Literal["mcts", "leaf"]
@@ -359,6 +360,9 @@ class LaMOO(Optimizer):
         """Try to split ``node`` into ``[good, bad]`` children; returns whether it split."""
         if node.n <= self.leaf_size or node.depth >= self.max_height:
             return False
+        import sklearn
+        from sklearn.svm import SVC
+
         labels = self.label(node.samples)
         node.labels = labels
         self._ensure_prepared()

@@ -22,15 +22,17 @@ warm-started from the previous fit and optimised for a bounded number of L-BFGS 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike, NDArray
 
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import nondominated_mask
 from cenas.space import NB201Space
+
+if TYPE_CHECKING:
+    import torch
 
 Encoding = Literal["onehot", "vector"]
 
@@ -106,6 +108,8 @@ def marginal_posterior(
     Returns:
         Mean and variance ``(N, m)`` in the model's output units.
     """
+    import torch
+
     with torch.no_grad():
         x_train = model.train_inputs[0]
         y_train = model.train_targets
@@ -184,6 +188,8 @@ class GPProposer:
         encode_cells(space, np.zeros(1, dtype=np.int64), encoding)  # validates `encoding`
 
     def _features(self, cells: NDArray[np.int64]) -> torch.Tensor:
+        import torch
+
         return torch.as_tensor(encode_cells(self.space, cells, self.encoding), dtype=torch.double)
 
     def _train_subset(
@@ -210,6 +216,7 @@ class GPProposer:
         Returns:
             The fitted model (BoTorch, maximisation form ``-y``).
         """
+        import torch
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
         from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -292,6 +299,7 @@ class GPProposer:
         Returns:
             Up to ``q`` distinct cells of ``candidates``, best first.
         """
+        import torch
         from botorch.acquisition.multi_objective.logei import (
             qLogNoisyExpectedHypervolumeImprovement,
         )
