@@ -109,3 +109,16 @@ def test_no_source_is_an_error() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["forecast", "evaluate"])
     assert exc.value.code == 2
+
+
+def test_train_user_trace(csv: Path, tmp_path: Path) -> None:
+    from cenas.carbon.forecast import TransformerForecaster
+
+    result = runner.invoke(
+        forecast_app,
+        ["train", "--trace", str(csv), "--zone", "MINE", "--epochs", "1", "--out", str(tmp_path)],
+        env=ENV,
+    )
+    assert result.exit_code == 0, result.output
+    model = TransformerForecaster.load(tmp_path / "MINE.json")
+    assert model.meta["zone"] == "MINE" and model.report.epochs_run == 1

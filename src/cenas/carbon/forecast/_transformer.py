@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import numpy as np
 import pandas as pd
@@ -81,6 +81,7 @@ class TransformerConfig:
         ridge_alpha: Penalty of the ridge regression that sets the (frozen) linear path.
         loss: ``relative`` (absolute error over the actual value, i.e. MAPE) or ``l1``
             (absolute error over the window mean).
+        members: Networks trained with different seeds whose forecasts are averaged.
         seed: Seed of initialisation, shuffling and dropout.
         max_train_seconds: Optional wall-clock budget of the training loop.
     """
@@ -107,11 +108,13 @@ class TransformerConfig:
     cov_dropout: float = 0.2
     ridge_alpha: float = 1.0
     loss: str = "relative"
+    members: int = 1
     seed: int = 0
     max_train_seconds: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("input_hours", "horizon", "patch", "d_model", "n_heads", "n_layers"):
+        names = ("input_hours", "horizon", "patch", "d_model", "n_heads", "n_layers", "members")
+        for name in names:
             if int(getattr(self, name)) < 1:
                 raise ForecastError(f"transformer: {name} must be positive")
         if self.input_hours % self.patch or self.horizon % self.patch:
@@ -189,6 +192,18 @@ class _Net(nn.Module):
         return base + self.head(hidden).flatten(1)
 
 
+class _Ensemble(nn.Module):
+    """The mean forecast of several members (seeds)."""
+
+    def __init__(self, members: list[_Net]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, past: torch.Tensor, fut: torch.Tensor) -> torch.Tensor:
+        outs = [m(past, fut) for m in self.members]
+        return torch.stack(outs).mean(0) if len(outs) > 1 else outs[0]
+
+
 @dataclass
 class _Batch:
     """Model inputs of several origins, as float32 arrays."""
@@ -219,6 +234,7 @@ class TrainingReport:
     train_seconds: float = 0.0
     n_train: int = 0
     n_val: int = 0
+    member_best_epochs: list[int] = field(default_factory=list)
     history: list[tuple[float, float]] = field(default_factory=list)
 
 
@@ -254,7 +270,7 @@ class TransformerForecaster(Forecaster):
         self.stats = _Stats()
         self.report = TrainingReport()
         self.meta: dict[str, Any] = {}
-        self._net: _Net | None = None
+        self._net: _Ensemble | None = None
         self._lr_scale = 1.0
         self._warm = False
         super().__init__()
@@ -456,12 +472,40 @@ class TransformerForecaster(Forecaster):
         cfg = self.config
         t0 = time.perf_counter()
         report = TrainingReport(n_train=len(train.values), n_val=len(val.values))
+        prev = self._net if self._warm else None
+        members = []
+        for i in range(cfg.members):
+            init = None if prev is None else cast(_Net, prev.members[i % len(prev.members)])
+            net, rep = self._train_one(train, val, cfg.seed + 1009 * i, init, t0)
+            members.append(net)
+            report.member_best_epochs.append(rep.best_epoch)
+            report.epochs_run += rep.epochs_run
+            report.history.extend(rep.history)
+            if i == 0:
+                report.best_epoch = rep.best_epoch
+        ens = _Ensemble(members).eval()
+        val_past, val_fut = self._tensors(val, slice(None))
+        assert val.target is not None
+        with _threads(1), torch.inference_mode():
+            report.best_val_loss = float(
+                self._loss(ens(val_past, val_fut), torch.from_numpy(val.target))
+            )
+        report.train_seconds = time.perf_counter() - t0
+        self.report = report
+        self._net = ens
+
+    def _train_one(
+        self, train: _Batch, val: _Batch, seed: int, init: _Net | None, t0: float
+    ) -> tuple[_Net, TrainingReport]:
+        """Train one member from ``init`` (or from scratch) with early stopping."""
+        cfg = self.config
+        report = TrainingReport()
         with _threads(1), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            rng = np.random.default_rng(cfg.seed)
+            torch.manual_seed(seed)
+            rng = np.random.default_rng(seed)
             net = _Net(cfg, len(self.covariates))
-            if self._warm and self._net is not None:  # fine-tuning: start from fitted weights
-                net.load_state_dict(self._net.state_dict())
+            if init is not None:  # fine-tuning: start from fitted weights
+                net.load_state_dict(init.state_dict())
             self._fit_linear(net, train)
             params = [p for p in net.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(
@@ -523,9 +567,7 @@ class TransformerForecaster(Forecaster):
                     break
             net.load_state_dict(best_state)
             net.eval()
-        report.train_seconds = time.perf_counter() - t0
-        self.report = report
-        self._net = net
+        return net, report
 
     # ---------------------------------------------------------------- prediction
     def _predict(self, history: CarbonTrace, horizon: int) -> NDArray[np.float64]:
@@ -602,9 +644,12 @@ class TransformerForecaster(Forecaster):
             model.report = TrainingReport(
                 **{k: v for k, v in training.items() if k in TrainingReport.__dataclass_fields__}
             )
-            net = _Net(model.config, len(model.covariates))
+            n_cov = len(model.covariates)
+            net = _Ensemble([_Net(model.config, n_cov) for _ in range(model.config.members)])
             with np.load(npz, allow_pickle=False) as arrays:
                 state = {k: torch.from_numpy(arrays[k].copy()) for k in arrays.files}
+            if not any(k.startswith("members.") for k in state):  # single-net files
+                state = {f"members.0.{k}": v for k, v in state.items()}
             net.load_state_dict(state)
         except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
