@@ -235,6 +235,7 @@ class Study:
             StudyError: If a study already exists there.
         """
         config.validate()
+        resolve_trace(config)  # the window must fit before anything is written
         path = Path(directory)
         if (path / "study.db").exists():
             raise StudyError(f"{path}: a study already exists there; resume it or pick a new name")
