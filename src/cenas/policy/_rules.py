@@ -8,6 +8,8 @@ paper.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -101,10 +103,10 @@ class ClairvoyantPolicy(Policy):
     """Knows the whole window's intensity ahead and trains only in its cleanest hours.
 
     The reference bound for learned policies. Hours are added to the training set in order
-    of increasing intensity while the carbon of the whole plan — every GPU training in the
-    chosen hours, idle elsewhere — fits the carbon budget (a fractional-knapsack argument:
-    for a fixed amount of training, the cleanest hours are the cheapest). Without a budget
-    it trains in the cleanest ``train_fraction`` of the hours.
+    of increasing intensity — at most the cleanest ``train_fraction`` of the window, and
+    only while the carbon of the whole plan (every GPU training in the chosen hours, idle
+    elsewhere) fits the carbon budget: a fractional-knapsack argument, since for a fixed
+    amount of training the cleanest hours are the cheapest. The other hours estimate.
 
     Args:
         window: Intensity of every step of the window, gCO2eq/kWh.
@@ -132,18 +134,15 @@ class ClairvoyantPolicy(Policy):
         order = np.argsort(values, kind="stable")
         kwh = step_hours * n_gpus / 1000.0
         self.train_steps = np.zeros(values.shape[0], dtype=bool)
-        if carbon_budget_g is None:
-            k = max(1, round(train_fraction * values.shape[0]))
-            self.train_steps[order[:k]] = True
-        else:
-            spent = float(np.sum(values * kwh * power.idle_w))
-            limit = budget_margin * carbon_budget_g
-            for s in order:
-                extra = float(values[s] * kwh * (power.train_w - power.idle_w))
-                if spent + extra > limit:
-                    break
-                spent += extra
-                self.train_steps[s] = True
+        k = max(1, round(train_fraction * values.shape[0]))
+        spent = float(np.sum(values * kwh * power.idle_w))
+        limit = math.inf if carbon_budget_g is None else budget_margin * carbon_budget_g
+        for s in order[:k]:
+            extra = float(values[s] * kwh * (power.train_w - power.idle_w))
+            if spent + extra > limit:
+                break
+            spent += extra
+            self.train_steps[s] = True
 
     def decide(self, state: State) -> int:
         if state.step >= self.train_steps.shape[0]:
