@@ -196,7 +196,7 @@ def compare_cmd(
     budgets_g: Annotated[
         str, typer.Option("--budgets-g", help="Comma-separated carbon budgets (g).")
     ] = "5000,10000,20000",
-    target: Annotated[float, typer.Option("--target", help="Target log10(HV_max − HV).")] = 1.0,
+    target: Annotated[float, typer.Option("--target", help="Target log10(HV_max − HV).")] = 0.5,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("runs/compare"),
     workers: Annotated[
         int | None, typer.Option("--workers", help="Parallel processes (default: CPUs).")
