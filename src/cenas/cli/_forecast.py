@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -84,14 +85,17 @@ def _result_table(res: EvaluationResult) -> Table:
     table = Table(
         title=(
             f"{res.zone}: {res.n_origins} forecasts at {res.issue_hour:02d}:00 UTC, "
-            f"{res.test_from.date()} .. {res.test_until.date()} (MAPE %, MAE g/kWh)"
-        )
+            f"{res.test_from.date()} .. {res.test_until.date()}; MAPEk in %, MAEk in g/kWh, "
+            f"k = days ahead"
+        ),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    table.add_column("model")
+    table.add_column("model", no_wrap=True, min_width=14)
     for d in range(1, n_days + 1):
-        table.add_column(f"MAPE d{d}", justify="right")
+        table.add_column(f"MAPE{d}", justify="right", no_wrap=True)
     for d in range(1, n_days + 1):
-        table.add_column(f"MAE d{d}", justify="right")
+        table.add_column(f"MAE{d}", justify="right", no_wrap=True)
     mape = res.table("mape").to_numpy(dtype=float)
     mae = res.table("mae").to_numpy(dtype=float)
     for i, name in enumerate(res.models):

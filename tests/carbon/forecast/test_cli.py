@@ -34,7 +34,7 @@ def test_evaluate_user_csv(csv: Path, tmp_path: Path) -> None:
     ]  # fmt: skip
     result = runner.invoke(forecast_app, args, env=ENV)
     assert result.exit_code == 0, result.output
-    assert "MAPE d1" in result.output and "lag-regression" in result.output
+    assert "MAPE1" in result.output and "lag-regression" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     custom = metrics["zones"]["custom"]
     assert set(custom["models"]) == {"previous-day", "last-week", "lag-regression"}

@@ -130,6 +130,8 @@ class ForecastSignal:
         history: Data before the window, ending where ``trace`` starts (overlap is cut off).
         window_start: Time of hour offset 0 when ``trace`` itself holds the history.
         refresh_every: Hours between issued forecasts.
+        batch: For models with a batched path (transformer, lag regression), how many issue
+            hours are forecast together on a cache miss (all from data before each one's hour).
 
     Raises:
         ForecastError: If ``horizon + refresh_every - 1`` exceeds the model's ``max_horizon``,
@@ -145,6 +147,7 @@ class ForecastSignal:
         history: CarbonTrace | None = None,
         window_start: str | pd.Timestamp | None = None,
         refresh_every: int = 1,
+        batch: int = 24,
     ) -> None:
         self.horizon = _check_horizon(horizon)
         if int(refresh_every) < 1:
@@ -167,6 +170,8 @@ class ForecastSignal:
                 )
             forecaster.fit(self.data.window(self.data.start, n))
         self._cache: dict[int, NDArray[np.float64]] = {}
+        self.batch = max(1, int(batch))
+        self._batched = type(forecaster)._predict_many is not Forecaster._predict_many
 
     def issue_offset(self, hour_offset: int) -> int:
         """Window hour at which the forecast used at ``hour_offset`` was issued."""
@@ -174,9 +179,27 @@ class ForecastSignal:
 
     def _issued(self, issue: int) -> NDArray[np.float64]:
         if issue not in self._cache:
-            at = self.start + issue * _HOUR
-            self._cache[issue] = self.forecaster.predict(self.data, at, self._length)
+            if self._batched:
+                # models with a batched path forecast the next issue hours in one call
+                last = hours_between(self.start, self.data.end)
+                ahead = [
+                    i
+                    for i in range(
+                        issue, issue + self.batch * self.refresh_every, self.refresh_every
+                    )
+                    if i <= last and i not in self._cache
+                ]
+                self._predict_issues(ahead or [issue])
+            else:
+                at = self.start + issue * _HOUR
+                self._cache[issue] = self.forecaster.predict(self.data, at, self._length)
         return self._cache[issue]
+
+    def _predict_issues(self, issues: list[int]) -> None:
+        ats = [self.start + i * _HOUR for i in issues]
+        preds = self.forecaster.predict_many(self.data, ats, self._length)
+        for i, p in zip(issues, preds, strict=True):
+            self._cache[i] = p
 
     def forecast(self, hour_offset: int) -> NDArray[np.float64]:
         """Forecast of hours ``[hour_offset, hour_offset + horizon)`` of the window.
@@ -198,10 +221,7 @@ class ForecastSignal:
         )
         if not issues:
             return
-        ats = [self.start + i * _HOUR for i in issues]
-        preds = self.forecaster.predict_many(self.data, ats, self._length)
-        for i, p in zip(issues, preds, strict=True):
-            self._cache[i] = p
+        self._predict_issues(issues)
 
     def clear(self) -> None:
         """Drop the cached forecasts."""
