@@ -45,12 +45,12 @@ class Optimizer(ABC):
         return int(self.ref_point.shape[0])
 
     @property
-    def X(self) -> NDArray[np.int64]:  # noqa: N802 - conventional name
+    def X(self) -> NDArray[np.int64]:
         """Cells told so far, ``(n,)``."""
         return np.asarray(self._x, dtype=np.int64)
 
     @property
-    def Y(self) -> NDArray[np.float64]:  # noqa: N802 - conventional name
+    def Y(self) -> NDArray[np.float64]:
         """Objectives told so far, ``(n, m)``."""
         if not self._y:
             return np.empty((0, self.n_objectives))
@@ -98,7 +98,9 @@ class Optimizer(ABC):
     def _ask(self, n: int) -> NDArray[np.int64]:
         """Return about ``n`` candidate cells; taken ones are filtered by :meth:`ask`."""
 
-    def _on_tell(self, candidates: NDArray[np.int64], objectives: NDArray[np.float64]) -> None:
+    def _on_tell(  # noqa: B027 - an optional hook, empty on purpose
+        self, candidates: NDArray[np.int64], objectives: NDArray[np.float64]
+    ) -> None:
         """Hook after new observations (default: nothing)."""
 
     def _free_cells(self) -> NDArray[np.int64]:
