@@ -7,10 +7,18 @@ import math
 import pytest
 
 from cenas.engine.energy import PowerModel
+from cenas.errors import ConfigError
 from cenas.policy.rl import AllocationEnv, EnvConfig, RewardWeights, carbon_normaliser, step_reward
 
 W = RewardWeights(
-    hv=10.0, time=0.5, carbon=0.1, trained=0.01, target=1.0, target_log_hv_diff=1.0, final=2.0
+    hv=10.0,
+    hv_scale="ratio",
+    time=0.5,
+    carbon=0.1,
+    trained=0.01,
+    target=1.0,
+    target_log_hv_diff=1.0,
+    final=2.0,
 )
 
 
@@ -37,6 +45,33 @@ def test_mid_episode_transition() -> None:
     assert terms.target == 1.0
     assert terms.final == 0.0
     assert terms.total == pytest.approx(1.375 - 0.0125 + 0.005 + 1.0)
+
+
+def test_log_scale_progress() -> None:
+    w = RewardWeights(hv=5.0, hv_scale="log", time=0.5)
+    terms = step_reward(
+        w,
+        hv_before=0.9,
+        hv_after=0.99,
+        time_left=0.5,
+        carbon_g=0.0,
+        carbon_norm_g=960.0,
+        new_trained=0,
+        n_gpus=8,
+    )
+    # gap(0.9) = 1/3, gap(0.99) = 2/3: 5 * (1/3) * (1 + 0.5 * 0.5)
+    assert terms.progress == pytest.approx(5 / 3 * 1.25)
+    with pytest.raises(ConfigError):
+        step_reward(
+            RewardWeights(hv_scale="cubic"),
+            hv_before=0.0,
+            hv_after=0.0,
+            time_left=1.0,
+            carbon_g=0.0,
+            carbon_norm_g=1.0,
+            new_trained=0,
+            n_gpus=1,
+        )
 
 
 def test_idle_dirty_step_costs_only_carbon() -> None:

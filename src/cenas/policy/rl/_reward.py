@@ -4,13 +4,16 @@ Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024) rewards its allocation a
 hypervolume gained, weighted more heavily as the time budget runs out, against the carbon
 the step emitted. Per scheduling step ``t`` with ``τ = time_left`` before the step::
 
-    r_t = w_hv · (HV_t − HV_{t−1}) / HV_max · (1 + w_time · (1 − τ))      progress
+    r_t = w_hv · (h(HV_t) − h(HV_{t−1})) · (1 + w_time · (1 − τ))         progress
         − w_carbon · carbon_t / C_norm                                     cost
         + w_trained · (newly trained cells) / n_gpus                       sample bonus
         + w_target · [log10(HV_max − HV) first drops to the target at t]   goal
         + w_final · gap(HV_T / HV_max) · [t is the last step]               terminal
 
-with ``C_norm = n_gpus · train_w · step_hours · max intensity of the trace`` (grams): the
+where ``h`` measures hypervolume: ``ratio`` — ``h(HV) = HV / HV_max``, CE-NAS's hypervolume
+gain — or ``log`` (the default) — ``h(HV) = gap(HV / HV_max)`` with
+``gap(r) = −log10(1 − r) / 3`` clipped to [0, 1] (the observation's ``hv_gap``), and
+``C_norm = n_gpus · train_w · step_hours · max intensity of the trace`` (grams): the
 carbon of the whole pool training for one step in the trace's dirtiest hour, so the cost
 term lies in [0, 1] per step on any grid and pool.
 
@@ -20,9 +23,17 @@ Choices and fixes relative to the reference code:
   shows; the reference code kept a stale hypervolume in its state, so the progress it
   rewarded and the progress it showed disagreed.
 * the sample bonus counts cells divided by the pool size, not a raw, unbounded count.
+* the progress is measured on the log scale by default. On NAS-Bench-201 the very first
+  trained cell already gives about 80 % of HV_max, so ``ΔHV / HV_max`` is dominated by a
+  gain every policy gets in its first hour, and the difference that matters — 0.95 versus
+  0.99 of HV_max — is worth almost nothing. Worse, with the time weight that first gain
+  pays more the later it comes, so the agent is paid to postpone training (measured:
+  under the ratio scale PPO's validation return fell as training went on). On the log
+  scale each halving of the remaining gap is worth the same (0 → 0.8 gives 0.23,
+  0.95 → 0.99 gives 0.23). ``hv_scale="ratio"`` restores CE-NAS's definition.
 * the time weight makes late gains worth more, which is what the paper intends (finish
-  strong); because ``ΣΔHV`` telescopes, it also slightly favours postponing gains, so the
-  default weight is modest.
+  strong); because the progress telescopes, it also slightly favours postponing gains, so
+  the default weight is modest.
 * the *goal term* is a one-off bonus on the step at which ``log10(HV_max − HV)`` first
   reaches ``target_log_hv_diff``: a sparse "reach the target" signal that the dense HV term
   (whose gains shrink to almost nothing near the front) does not give. Paid once, it
@@ -40,6 +51,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cenas.engine.energy import JOULES_PER_KWH, PowerModel
+from cenas.errors import ConfigError
 from cenas.policy.rl._obs import hv_gap
 
 
@@ -48,7 +60,8 @@ class RewardWeights:
     """Weights of the reward terms (see the module docstring).
 
     Attributes:
-        hv: Weight of the hypervolume gain ``ΔHV / HV_max``.
+        hv: Weight of the hypervolume progress.
+        hv_scale: ``log`` (progress in ``gap(HV / HV_max)``) or ``ratio`` (``ΔHV / HV_max``).
         time: ``w_time``: the gain is multiplied by ``1 + w_time · (1 − time_left)``.
         carbon: Weight of the step's normalised carbon.
         trained: Bonus per newly trained cell, per GPU of the pool.
@@ -57,10 +70,11 @@ class RewardWeights:
         final: Weight of the terminal term ``gap(HV_T / HV_max)``.
     """
 
-    hv: float = 10.0
+    hv: float = 5.0
+    hv_scale: str = "log"
     time: float = 0.5
     carbon: float = 0.1
-    trained: float = 0.01
+    trained: float = 0.005
     target: float = 1.0
     target_log_hv_diff: float | None = 1.0
     final: float = 2.0
@@ -124,7 +138,13 @@ def step_reward(
     Returns:
         The terms; :attr:`RewardTerms.total` is the reward.
     """
-    progress = weights.hv * (hv_after - hv_before) * (1.0 + weights.time * (1.0 - time_left))
+    if weights.hv_scale == "log":
+        gain = hv_gap(hv_after) - hv_gap(hv_before)
+    elif weights.hv_scale == "ratio":
+        gain = hv_after - hv_before
+    else:
+        raise ConfigError(f"reward hv_scale: must be 'log' or 'ratio', got {weights.hv_scale!r}")
+    progress = weights.hv * gain * (1.0 + weights.time * (1.0 - time_left))
     return RewardTerms(
         progress=progress,
         carbon=weights.carbon * carbon_g / carbon_norm_g,
