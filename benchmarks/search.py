@@ -46,7 +46,12 @@ def timed_run(config: StudyConfig) -> dict[str, float]:
     engine.run()
     total = time.perf_counter() - t0
     s = engine.summary()
-    return {"total": total, "opt": spent["opt"], "log_hv": s["log_hv_diff"], "carbon": s["carbon_g"]}
+    return {
+        "total": total,
+        "opt": spent["opt"],
+        "log_hv": s["log_hv_diff"],
+        "carbon": s["carbon_g"],
+    }
 
 
 def main() -> None:
@@ -65,15 +70,22 @@ def main() -> None:
             cmd += ["--policy", args.policy]
         subprocess.run(cmd, check=True, capture_output=True)
         cli = time.perf_counter() - t0
-    print(f"default study: policy={config.policy} optimizer={config.optimizer} "
-          f"{config.gpus} GPUs {config.hours} h, {args.repeats} repeats")
-    print(f"engine run      median {statistics.median(totals):6.2f} s  "
-          f"(min {min(totals):.2f}, max {max(totals):.2f})")
+    print(
+        f"default study: policy={config.policy} optimizer={config.optimizer} "
+        f"{config.gpus} GPUs {config.hours} h, {args.repeats} repeats"
+    )
+    print(
+        f"engine run      median {statistics.median(totals):6.2f} s  "
+        f"(min {min(totals):.2f}, max {max(totals):.2f})"
+    )
     print(f"optimiser share median {100 * statistics.median(shares):5.1f} %")
     print(f"full CLI run (imports, SQLite, report) {cli:6.2f} s; target <= 15 s")
-    print(f"result: log10(HV_max-HV) {runs[0]['log_hv']:.3f}, carbon {runs[0]['carbon'] / 1000:.2f} kg "
-          "(identical across repeats: "
-          f"{len({(r['log_hv'], r['carbon']) for r in runs}) == 1})")
+    same = len({(r["log_hv"], r["carbon"]) for r in runs}) == 1
+    print(
+        f"result: log10(HV_max-HV) {runs[0]['log_hv']:.3f}, "
+        f"carbon {runs[0]['carbon'] / 1000:.2f} kg "
+        f"(identical across repeats: {same})"
+    )
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ def summarise(
     floor = floor_carbon_g(base, target)
     ref_v = per_policy.get("vanilla", {}).get("carbon_to_target_g", {}).get("median")
     ref_c = per_policy.get("clairvoyant", {}).get("carbon_to_target_g", {}).get("median")
-    for p, entry in per_policy.items():
+    for entry in per_policy.values():
         med = entry["carbon_to_target_g"]["median"]
         entry["ratios"] = {
             "vanilla_over_policy": (ref_v / med) if (ref_v and med) else None,

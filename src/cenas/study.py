@@ -115,12 +115,14 @@ def forecast_source(config: StudyConfig, trace: CarbonTrace, offset: int) -> Nex
     Every forecast is issued from data before the hour it is used in (no look-ahead).
     """
     from cenas.carbon.forecast import (
+        Forecaster,
         ForecastSignal,
         load_pretrained,
         make_forecaster,
         pretrained_zones,
     )
 
+    model: Forecaster
     if config.trace is None and config.zone in pretrained_zones():
         model = load_pretrained(config.zone)
     else:
@@ -175,7 +177,7 @@ def build_engine(
 
 def provenance(config: StudyConfig) -> dict[str, Any]:
     """Versions and data digests behind a result."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in (
         "cenas",
         "numpy",

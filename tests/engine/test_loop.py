@@ -138,8 +138,9 @@ def test_idle_gpus_draw_idle_power() -> None:
 
 def test_clairvoyant_trains_only_in_the_cleanest_hours() -> None:
     trace = square_trace(96)
-    pol = ClairvoyantPolicy(trace.values[:48], 4, PowerModel(), 1.0, carbon_budget_g=None,
-                            train_fraction=0.25)
+    pol = ClairvoyantPolicy(
+        trace.values[:48], 4, PowerModel(), 1.0, carbon_budget_g=None, train_fraction=0.25
+    )
     eng = make_engine(pol, hours=48, trace=trace)
     eng.run()
     train_hours = [r.step for r in eng.records if r.n_train > 0]

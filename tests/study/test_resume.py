@@ -40,8 +40,21 @@ def _cli(*args: str) -> list[str]:
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
-    common = ["--hours", "30", "--gpus", "4", "--optimizer", "random", "--policy", "heuristic",
-              "--seed", "7", "--quiet", "--runs-dir", str(tmp_path)]
+    common = [
+        "--hours",
+        "30",
+        "--gpus",
+        "4",
+        "--optimizer",
+        "random",
+        "--policy",
+        "heuristic",
+        "--seed",
+        "7",
+        "--quiet",
+        "--runs-dir",
+        str(tmp_path),
+    ]
     # each simulated hour takes 0.2 s of wall time, so the kill lands mid-run
     slow = tmp_path / "slow.toml"
     slow.write_text('clock = "wall"\nspeedup = 18000.0\n', encoding="utf-8")
@@ -49,7 +62,9 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path: Path) -> No
 
     proc = subprocess.Popen(
         _cli("search", "--name", "killed", "--config", str(slow), *common),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     db = tmp_path / "killed" / "study.db"
     deadline = time.monotonic() + 120
@@ -62,11 +77,21 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path: Path) -> No
     stored = _count(db)
     assert 8 <= stored < 30, f"kill should land mid-run, {stored} steps stored"
 
-    done = subprocess.run(_cli("search", "--resume", "killed", "--quiet", "--runs-dir", str(tmp_path)),
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        _cli("search", "--resume", "killed", "--quiet", "--runs-dir", str(tmp_path)),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
-    ref = subprocess.run(_cli("search", "--name", "ref", *common), capture_output=True, text=True,
-                         env=env, timeout=300)
+    ref = subprocess.run(
+        _cli("search", "--name", "ref", *common),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert ref.returncode == 0, ref.stderr
 
     resumed, reference = _steps(db), _steps(tmp_path / "ref" / "study.db")

@@ -25,7 +25,9 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out.out + out.err
 
 
-def test_search_writes_database_report_and_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_writes_database_report_and_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run_cli(["search", "--runs-dir", str(tmp_path), "--name", "s", *FAST], capsys)
     assert code == 0, out
     d = tmp_path / "s"
@@ -127,9 +129,27 @@ def test_compare_writes_summary(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     result = runner.invoke(
         app,
-        ["compare", "--hours", "12", "--gpus", "4", "--optimizer", "random", "--seeds", "2",
-         "--budgets-g", "1500,3000", "--policies", "vanilla,heuristic,clairvoyant",
-         "--target", "1.6", "--out", str(out), "--workers", "1"],
+        [
+            "compare",
+            "--hours",
+            "12",
+            "--gpus",
+            "4",
+            "--optimizer",
+            "random",
+            "--seeds",
+            "2",
+            "--budgets-g",
+            "1500,3000",
+            "--policies",
+            "vanilla,heuristic,clairvoyant",
+            "--target",
+            "1.6",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())

@@ -106,9 +106,11 @@ class CarbonTrace:
         if n <= 0:
             raise TraceError(f"trace {self.zone}: window length must be positive, got {n}")
         if first + n > len(self):
+            begin = self.start + pd.Timedelta(hours=first)
+            until = self.start + pd.Timedelta(hours=first + n)
             raise TraceError(
-                f"trace {self.zone}: a {n}-hour window from {(self.start + pd.Timedelta(hours=first)).isoformat()} "
-                f"needs data until {(self.start + pd.Timedelta(hours=first + n)).isoformat()}, "
+                f"trace {self.zone}: a {n}-hour window from {begin.isoformat()} "
+                f"needs data until {until.isoformat()}, "
                 f"but the trace ends at {self.end.isoformat()}"
             )
         return self._slice(first, first + n)
@@ -134,7 +136,8 @@ class CarbonTrace:
         """Join a trace that starts where this one ends."""
         if other.start != self.end:
             raise TraceError(
-                f"cannot join traces: {other.start.isoformat()} does not follow {self.end.isoformat()}"
+                f"cannot join traces: {other.start.isoformat()} "
+                f"does not follow {self.end.isoformat()}"
             )
         keys = set(self.covariates) & set(other.covariates)
         return CarbonTrace(

@@ -34,8 +34,8 @@ __all__ = [
     "SimulatedClock",
     "StepRecord",
     "TabularTrainer",
-    "Trainer",
     "TraceSignal",
+    "Trainer",
     "WallClock",
     "make_estimator",
 ]

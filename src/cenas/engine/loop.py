@@ -131,7 +131,7 @@ class EngineConfig:
     @property
     def n_steps(self) -> int:
         """Steps in the time budget."""
-        return int(math.ceil(self.hours / self.step_hours - 1e-9))
+        return math.ceil(self.hours / self.step_hours - 1e-9)
 
     @property
     def capacity(self) -> int:
@@ -317,7 +317,9 @@ class Engine:
         """Event-ordered simulation of one step's GPU work."""
         cfg = self.config
         entries: list[LedgerEntry] = []
-        roles: list[JobKind] = ["train"] * n_train + ["estimate"] * (cfg.n_gpus - n_train)
+        train: JobKind = "train"
+        estimate: JobKind = "estimate"
+        roles: list[JobKind] = [train] * n_train + [estimate] * (cfg.n_gpus - n_train)
         heap: list[tuple[float, int]] = [(0.0, g) for g in range(cfg.n_gpus)]
         heapq.heapify(heap)
         current: dict[int, Job | None] = dict.fromkeys(range(cfg.n_gpus))
@@ -394,7 +396,9 @@ class Engine:
         if ties.size > 1:
             ref = np.maximum(est.max(axis=0), self.task.ref_point) + 1e-6
             total = hypervolume(est[ties], ref)
-            contrib = [total - hypervolume(np.delete(est[ties], i, axis=0), ref) for i in range(ties.size)]
+            contrib = [
+                total - hypervolume(np.delete(est[ties], i, axis=0), ref) for i in range(ties.size)
+            ]
             best = int(ties[int(np.argmax(contrib))])
         else:
             best = int(ties[0])

@@ -153,20 +153,28 @@ def write_report(directory: str | Path) -> Path:
             for k, v in d.items()
         )
 
+    figs = "".join(
+        f'<figure><img src="{f}" alt="{t}"><figcaption>{t}</figcaption></figure>'
+        for f, t in figures.items()
+    )
+    names = task.objective_names
+    head = f"<tr><th>arch</th><th>{names[0]}</th><th>{names[1]}</th><th>trained at hour</th></tr>"
+    prov = kv(json.loads(meta.get("provenance", "{}")))
     body = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cenas study {html.escape(meta.get("name", ""))}</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}
 img{{max-width:100%}}</style></head><body>
 <h1>cenas study <code>{html.escape(meta.get("name", ""))}</code></h1>
-<p>Task {html.escape(task.name)}; HV_max = {task.hv_max:.3f}; status {html.escape(meta.get("status", "?"))}.</p>
+<p>Task {html.escape(task.name)}; HV_max = {task.hv_max:.3f};
+status {html.escape(meta.get("status", "?"))}.</p>
 <h2>Summary</h2><table>{kv(summary)}</table>
 <h2>Figures</h2>
-{"".join(f'<figure><img src="{f}" alt="{t}"><figcaption>{t}</figcaption></figure>' for f, t in figures.items())}
+{figs}
 <h2>Trained Pareto-front architectures</h2>
-<table><tr><th>arch</th><th>{task.objective_names[0]}</th><th>{task.objective_names[1]}</th><th>trained at hour</th></tr>{front_rows}</table>
+<table>{head}{front_rows}</table>
 <h2>Configuration</h2><table>{kv(config)}</table>
-<h2>Provenance</h2><table>{kv(json.loads(meta.get("provenance", "{}")))}</table>
+<h2>Provenance</h2><table>{prov}</table>
 <p>Carbon intensity data: Electricity Maps (ODbL). Benchmark: NAS-Bench-201, HW-NAS-Bench.</p>
 </body></html>
 """
