@@ -16,8 +16,8 @@ __all__ = [
     "HeuristicPolicy",
     "OneShotPolicy",
     "Policy",
-    "StaticPolicy",
     "State",
+    "StaticPolicy",
     "VanillaPolicy",
     "clip_gpus",
 ]
