@@ -104,9 +104,10 @@ class ClairvoyantPolicy(Policy):
 
     The reference bound for learned policies. Hours are added to the training set in order
     of increasing intensity — at most the cleanest ``train_fraction`` of the window, and
-    only while the carbon of the whole plan (every GPU training in the chosen hours, idle
-    elsewhere) fits the carbon budget: a fractional-knapsack argument, since for a fixed
-    amount of training the cleanest hours are the cheapest. The other hours estimate.
+    only while the training in the chosen hours (every GPU at training power) fits
+    ``budget_margin`` of the carbon budget, the rest being left for estimation and idle
+    time: a fractional-knapsack argument, since for a fixed amount of training the cleanest
+    hours are the cheapest. The other hours estimate.
 
     Args:
         window: Intensity of every step of the window, gCO2eq/kWh.
@@ -115,7 +116,7 @@ class ClairvoyantPolicy(Policy):
         step_hours: Hours per step.
         carbon_budget_g: Carbon budget, or ``None``.
         train_fraction: Share of hours that train when there is no budget.
-        budget_margin: Share of the budget the plan may use (the rest absorbs estimation).
+        budget_margin: Share of the budget the training plan may use.
     """
 
     name = "clairvoyant"
@@ -128,17 +129,17 @@ class ClairvoyantPolicy(Policy):
         step_hours: float = 1.0,
         carbon_budget_g: float | None = None,
         train_fraction: float = 0.3,
-        budget_margin: float = 0.95,
+        budget_margin: float = 0.8,
     ) -> None:
         values = np.asarray(window, dtype=np.float64)
         order = np.argsort(values, kind="stable")
         kwh = step_hours * n_gpus / 1000.0
         self.train_steps = np.zeros(values.shape[0], dtype=bool)
         k = max(1, round(train_fraction * values.shape[0]))
-        spent = float(np.sum(values * kwh * power.idle_w))
+        spent = 0.0
         limit = math.inf if carbon_budget_g is None else budget_margin * carbon_budget_g
         for s in order[:k]:
-            extra = float(values[s] * kwh * (power.train_w - power.idle_w))
+            extra = float(values[s] * kwh * power.train_w)
             if spent + extra > limit:
                 break
             spent += extra
