@@ -22,7 +22,15 @@ from cenas.policy.rl import (
 
 @pytest.mark.parametrize("action", ["discrete", "continuous"])
 def test_short_training(tmp_path: Path, short_config: EnvConfig, action: str) -> None:
-    ppo = PPOSettings(n_envs=2, n_steps=48, batch_size=48, n_epochs=2, hidden=(16, 16))
+    ppo = PPOSettings(
+        n_envs=2,
+        n_steps=48,
+        batch_size=48,
+        n_epochs=2,
+        hidden=(16, 16),
+        warm_episodes=2,
+        warm_steps=20,
+    )
     result = train_policy(
         action,
         timesteps=192,

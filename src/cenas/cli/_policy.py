@@ -76,13 +76,20 @@ def train(
     eval_every: Annotated[
         int, typer.Option("--eval-every", help="Timesteps between validation runs (0: never).")
     ] = 10_000,
+    warm_start: Annotated[
+        str, typer.Option("--warm-start", help="Teacher to clone before PPO, or 'none'.")
+    ] = "heuristic",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a GPU-allocation policy with PPO and write it (no pickle) to --out."""
+    from cenas.policy.registry import POLICIES
     from cenas.policy.rl import PPOSettings, train_policy
 
     if n_envs <= 0:
         raise ConfigError(f"n-envs: must be positive, got {n_envs}")
+    teacher = None if warm_start.lower() == "none" else warm_start
+    if teacher is not None and (teacher not in POLICIES or teacher.startswith("rl")):
+        raise ConfigError(f"warm-start: unknown rule-based policy {warm_start!r}")
     year_list = _years(years)
     if 2023 in year_list:
         console.print("[yellow]warning:[/] 2023 is the held-out evaluation year")
@@ -94,7 +101,7 @@ def train(
         zones=_zones(zones) or None,
         years=year_list or None,
         hours=hours,
-        ppo=PPOSettings(n_envs=n_envs),
+        ppo=PPOSettings(n_envs=n_envs, warm_start=teacher),
         eval_every=eval_every,
         progress_bar=not quiet,
     )

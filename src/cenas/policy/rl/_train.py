@@ -5,6 +5,12 @@ agent with PPO on historical carbon traces. Training here:
 
 * runs ``n_envs`` :class:`~cenas.policy.rl._env.AllocationEnv` copies in one process
   (``DummyVecEnv``: no subprocesses, one torch thread), each seeded from ``seed``;
+* warm-starts the actor and the critic by behaviour cloning a rule-based teacher (default:
+  the heuristic) on ``warm_episodes`` episodes of the training years — maximum likelihood
+  of the teacher's action plus regression of the critic on the teacher's discounted
+  returns — so PPO starts from a sensible carbon-aware policy instead of spending its
+  small sample budget (the engine simulates a few dozen hours per second) on
+  rediscovering it; the validation run at timestep 0 scores the warm start itself;
 * uses plain PPO, not MaskablePPO: every split of the pool is a valid action in every
   state (the engine simply idles GPUs that find no work), so there is nothing to mask;
 * saves resumable SB3 checkpoints every ``checkpoint_every`` timesteps, and every
@@ -28,11 +34,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cenas.errors import ConfigError
-from cenas.policy.rl._env import ACTION_KINDS, AllocationEnv, EnvConfig, episodes
+from cenas.policy.rl._env import (
+    ACTION_KINDS,
+    AllocationEnv,
+    EnvConfig,
+    EpisodeScorer,
+    action_to_gpus,
+    episodes,
+    make_engine,
+    observe,
+)
 from cenas.policy.rl._evaluate import run_episode, summarise
 from cenas.policy.rl._model import RLPolicy
+from cenas.policy.rl._obs import observation
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,10 @@ class PPOSettings:
         clip_range: PPO clip range.
         hidden: Width of each hidden layer of the actor and the critic.
         log_std_init: Initial log standard deviation of the continuous head.
+        warm_start: Rule-based teacher to clone before PPO (``None``: start from scratch).
+        warm_episodes: Teacher episodes.
+        warm_steps: Gradient steps of the cloning.
+        warm_entropy: Entropy bonus during cloning (keeps the policy exploratory).
     """
 
     n_envs: int = 4
@@ -64,6 +85,10 @@ class PPOSettings:
     clip_range: float = 0.2
     hidden: tuple[int, ...] = (64, 64)
     log_std_init: float = -1.0
+    warm_start: str | None = "heuristic"
+    warm_episodes: int = 40
+    warm_steps: int = 1500
+    warm_entropy: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -117,8 +142,103 @@ def export_policy(model: Any, config: EnvConfig, meta: dict[str, Any] | None = N
     )
 
 
+def teacher_data(
+    config: EnvConfig, teacher: str, n_episodes: int, seed: int, gamma: float
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    """Observations, actions (in the config's action space) and discounted returns of a teacher.
+
+    Args:
+        config: Episodes and reward.
+        teacher: Registry name of a rule-based policy.
+        n_episodes: Episodes to roll out (drawn from ``seed``).
+        seed: Seed of the episode draw.
+        gamma: Discount of the returns.
+    """
+    obs: list[NDArray[np.float32]] = []
+    acts: list[float] = []
+    rets: list[float] = []
+    levels = np.array(
+        [
+            action_to_gpus(i, "discrete", config.gpus, config.n_levels)
+            for i in range(config.n_levels)
+        ]
+    )
+    for ep in episodes(config, n_episodes, seed):
+        engine = make_engine(ep, config, policy=teacher)
+        scorer = EpisodeScorer(engine, config.reward)
+        rewards: list[float] = []
+        while not engine.done:
+            state = observe(engine)
+            n = engine.policy.decide(state)
+            obs.append(observation(state, config.horizon))
+            if config.action == "discrete":
+                acts.append(float(np.argmin(np.abs(levels - n) + 1e-3 * np.arange(levels.size))))
+            else:
+                acts.append(n / config.gpus)
+            terms, _ = scorer.step(n)
+            rewards.append(terms.total)
+        g, back = 0.0, []
+        for r in reversed(rewards):
+            g = r + gamma * g
+            back.append(g)
+        rets.extend(reversed(back))
+    return (
+        np.asarray(obs, dtype=np.float32),
+        np.asarray(acts, dtype=np.float32),
+        np.asarray(rets, dtype=np.float32),
+    )
+
+
+def warm_start(
+    model: Any,
+    data: tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]],
+    steps: int,
+    entropy: float,
+    seed: int,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+) -> float:
+    """Behaviour-clone ``data`` into an SB3 actor-critic (in place); returns the last loss."""
+    import gymnasium as gym
+    import torch
+
+    obs, acts, rets = data
+    policy = model.policy
+    gen = torch.Generator().manual_seed(seed)
+    o = torch.as_tensor(obs)
+    a = torch.as_tensor(acts)
+    discrete = isinstance(model.action_space, gym.spaces.Discrete)
+    a = a.long() if discrete else a.reshape(-1, 1)
+    r = torch.as_tensor(rets)
+    log_std = getattr(policy, "log_std", None)
+    saved_log_std = log_std.detach().clone() if log_std is not None else None
+    opt = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    loss_value = float("nan")
+    policy.set_training_mode(True)
+    for _ in range(steps):
+        idx = torch.randint(0, o.shape[0], (min(batch_size, o.shape[0]),), generator=gen)
+        values, log_prob, ent = policy.evaluate_actions(o[idx], a[idx])
+        loss = -log_prob.mean() + 0.5 * torch.mean((values.flatten() - r[idx]) ** 2)
+        if ent is not None:
+            loss = loss - entropy * ent.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss_value = float(loss.detach())
+    if log_std is not None and saved_log_std is not None:
+        with torch.no_grad():
+            log_std.copy_(saved_log_std)  # keep PPO's exploration noise
+    policy.set_training_mode(False)
+    return loss_value
+
+
 def train_command(
-    action: str, timesteps: int, seed: int, zones: Sequence[str], years: Sequence[int]
+    action: str,
+    timesteps: int,
+    seed: int,
+    zones: Sequence[str],
+    years: Sequence[int],
+    warm_start: str | None = "heuristic",
 ) -> str:
     """The ``cenas policy train`` command line that reproduces a training run."""
     parts = [
@@ -128,6 +248,7 @@ def train_command(
         f"--seed {seed}",
         *(f"--zones {z}" for z in zones),
         *(f"--years {y}" for y in years),
+        f"--warm-start {warm_start or 'none'}",
     ]
     return " ".join(parts)
 
@@ -229,7 +350,13 @@ def train_policy(
         device="cpu",
         verbose=verbose,
     )
-    command = train_command(action, timesteps, seed, cfg.zones, cfg.years)
+    t0 = time.perf_counter()
+    if settings.warm_start is not None:
+        data = teacher_data(
+            cfg, settings.warm_start, settings.warm_episodes, seed + 20_000, settings.gamma
+        )
+        warm_start(model, data, settings.warm_steps, settings.warm_entropy, seed)
+    command = train_command(action, timesteps, seed, cfg.zones, cfg.years, settings.warm_start)
     meta: dict[str, Any] = {
         "command": command,
         "seed": seed,
@@ -289,7 +416,8 @@ def train_policy(
                 name_prefix=f"ppo-{action}",
             )
         )
-    t0 = time.perf_counter()
+    if eval_every > 0:
+        evaluate(0, None)
     model.learn(
         total_timesteps=timesteps, callback=CallbackList(callbacks), progress_bar=progress_bar
     )
@@ -319,4 +447,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["PPOSettings", "TrainResult", "export_policy", "train_command", "train_policy"]
+__all__ = [
+    "PPOSettings",
+    "TrainResult",
+    "export_policy",
+    "teacher_data",
+    "train_command",
+    "train_policy",
+    "warm_start",
+]
