@@ -104,6 +104,15 @@ def _print_table(title: str, metrics: pd.DataFrame, names: Sequence[str]) -> Non
             "  best other model per day:    "
             + ", ".join(f"d{d} {others[d].idxmin()} {best[d]:.2f}" for d in days)
         )
+        checks = [
+            f"d{d} {'met' if gain[d] >= 25.0 and mp.loc['transformer', d] < best[d] else 'not met'}"
+            for d in days
+            if d <= 3
+        ]
+        print(
+            "  target (transformer >= 25% below previous-day and below every other model): "
+            + ", ".join(checks)
+        )
 
 
 def _latency(zone: str, trace: object) -> float:

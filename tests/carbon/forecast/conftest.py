@@ -29,7 +29,7 @@ SMALL_KW: dict[str, dict[str, object]] = {
     "transformer": TINY_TRANSFORMER,
     "previous-day": {},
     "last-week": {},
-    "ets": {"fit_days": 4},
+    "ets": {"fit_days": 7},
     "sarima": {"fit_days": 5, "order": (1, 0, 0), "seasonal_order": (0, 1, 0)},
     "lag-regression": {"lags": 48, "stride": 2},
 }
