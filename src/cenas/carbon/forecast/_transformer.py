@@ -7,6 +7,12 @@ that patch's calendar features; a linear head turns every future token into the 
 values, so all hours of the horizon come out of one forward pass (a direct multi-horizon
 forecast). CE-NAS (Zhao et al., NeurIPS 2024) uses such a forecast to decide when to spend GPU
 time on energy-hungry architecture evaluation.
+
+A linear path from the scaled past (fitted by ridge regression before training, then frozen)
+is added to the transformer's output, so the network learns what a linear autoregression
+misses; with only a few years of hourly data per zone a plain transformer overfits quickly.
+Training is seeded and deterministic on CPU (one thread). The shipped models are trained across
+all bundled zones and fine-tuned per zone (:mod:`cenas.carbon.forecast._pretrained`).
 """
 
 from __future__ import annotations
@@ -243,10 +249,12 @@ class TransformerForecaster(Forecaster):
 
     Vaswani et al., "Attention Is All You Need" (NeurIPS 2017), applied as the carbon
     intensity forecaster of CE-NAS (Zhao et al., NeurIPS 2024). Inputs are the last
-    ``input_hours`` of intensity, scaled by their mean, the sin/cos of hour of day, day of week
-    and day of year, and covariates such as ``renewable_pct`` where the trace has them; output
-    is the whole horizon at once. Training is seeded and deterministic on CPU, with early
-    stopping on the last ``val_days`` of each training trace.
+    ``input_hours`` of intensity, scaled by their mean, the sin/cos of hour of day and day of
+    week (and day of year if enabled), and covariates such as ``renewable_pct`` where the trace
+    has them; output is the whole horizon at once, added to a ridge-fitted linear path. Training
+    is seeded and deterministic on CPU, with early stopping on the last ``val_days`` of each
+    training trace. :meth:`fit` accepts several traces (e.g. zones); :meth:`fine_tune` adapts a
+    fitted model to one of them.
 
     Args:
         config: Settings; keyword arguments override its fields.
