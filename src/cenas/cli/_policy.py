@@ -63,7 +63,7 @@ def train(
     action: Annotated[
         str, typer.Option("--action", help="Action space: discrete or continuous.")
     ] = "discrete",
-    timesteps: Annotated[int, typer.Option("--timesteps", help="Environment steps.")] = 150_000,
+    timesteps: Annotated[int, typer.Option("--timesteps", help="Environment steps.")] = 24_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of everything random.")] = 0,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("rl-policy"),
     zones: ZonesOpt = None,
@@ -75,7 +75,7 @@ def train(
     n_envs: Annotated[int, typer.Option("--n-envs", help="Environments per rollout.")] = 4,
     eval_every: Annotated[
         int, typer.Option("--eval-every", help="Timesteps between validation runs (0: never).")
-    ] = 10_000,
+    ] = 4_000,
     warm_start: Annotated[
         str, typer.Option("--warm-start", help="Teacher to clone before PPO, or 'none'.")
     ] = "heuristic",

@@ -9,12 +9,16 @@ the unseen 2023 traces.
 The shipped policies (``cenas/data/policy/rl-{discrete,continuous}.{json,npz}``) are
 reproduced with::
 
-    cenas policy train --action discrete --timesteps 150000 --seed 0 --out rl-discrete
-    cenas policy train --action continuous --timesteps 150000 --seed 0 --out rl-continuous
+    cenas policy train --action discrete --timesteps 24000 --seed 0 --out rl-discrete
+    cenas policy train --action continuous --timesteps 24000 --seed 0 --out rl-continuous
 
-then copying ``<out>/policy.json`` and ``<out>/policy.npz`` to
-``src/cenas/data/policy/rl-<action>.{json,npz}``. Each takes under 20 minutes on one CPU
-thread. Loading a policy never unpickles: weights are a plain ``.npz`` read with
+(defaults: all bundled zones, years 2021-2022, 80-hour episodes, 4 environments, heuristic
+warm start, validation every 4000 timesteps), then copying ``<out>/best.json`` and
+``<out>/best.npz`` — the best export on the validation episodes — to
+``src/cenas/data/policy/rl-<action>.{json,npz}``. Each run uses one CPU thread and takes
+under 20 minutes (measured times are in the shipped JSON, ``meta.train_seconds``).
+
+Loading a policy never unpickles: weights are a plain ``.npz`` read with
 ``allow_pickle=False`` and the architecture is JSON.
 """
 

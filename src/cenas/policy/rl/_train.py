@@ -75,8 +75,8 @@ class PPOSettings:
     """
 
     n_envs: int = 4
-    n_steps: int = 256
-    batch_size: int = 256
+    n_steps: int = 128
+    batch_size: int = 128
     n_epochs: int = 10
     learning_rate: float = 3e-4
     gamma: float = 0.995
@@ -255,7 +255,7 @@ def train_command(
 
 def train_policy(
     action: str = "discrete",
-    timesteps: int = 200_000,
+    timesteps: int = 24_000,
     seed: int = 0,
     out_dir: str | Path = "rl-policy",
     *,
@@ -264,9 +264,9 @@ def train_policy(
     years: Sequence[int] | None = None,
     hours: int | None = None,
     ppo: PPOSettings | None = None,
-    eval_every: int = 20_000,
-    eval_episodes: int = 10,
-    checkpoint_every: int = 50_000,
+    eval_every: int = 4_000,
+    eval_episodes: int = 8,
+    checkpoint_every: int = 8_000,
     progress_bar: bool = True,
     verbose: int = 0,
 ) -> TrainResult:
@@ -402,6 +402,7 @@ def train_policy(
             )
         if res.mean_return > state["best_return"]:
             state["best_return"] = res.mean_return
+            state["best_step"] = step
             state["best"] = pol
             pol.save(out / "best")
 
@@ -429,8 +430,10 @@ def train_policy(
     final = export_policy(model, cfg, meta)
     final.save(out / "policy")
     best: RLPolicy = state["best"] if state["best"] is not None else final
-    if state["best"] is None:
-        final.save(out / "best")
+    best.meta.update(meta)
+    best.meta["exported_at_timesteps"] = int(state.get("best_step", model.num_timesteps))
+    best.meta["validation_return"] = float(state["best_return"])
+    best.save(out / "best")
     venv.close()
     return TrainResult(
         policy=final, best=best, out_dir=out, timesteps=int(model.num_timesteps), seconds=seconds
