@@ -114,3 +114,15 @@ def test_load_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"")
     with pytest.raises(ForecastError, match="cannot load"):
         TransformerForecaster.load(tmp_path / "bad.json")
+
+
+def test_load_single_net_files(trace: CarbonTrace, tmp_path: Path) -> None:
+    """Files written before seed ensembles (keys without ``members.0.``) still load."""
+    model = TransformerForecaster(**TINY_TRANSFORMER).fit(trace.window(trace.start, 24 * 30))
+    npz = model.save(tmp_path / "m.json")
+    with np.load(npz) as arrays:
+        old = {k.removeprefix("members.0."): arrays[k] for k in arrays.files}
+    np.savez(npz, **old)  # type: ignore[arg-type]
+    at = trace.start + pd.Timedelta(days=33)
+    got = TransformerForecaster.load(tmp_path / "m.json").predict(trace, at, 24)
+    np.testing.assert_allclose(got, model.predict(trace, at, 24), rtol=1e-6)
