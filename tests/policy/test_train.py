@@ -20,8 +20,8 @@ from cenas.policy.rl import (
 )
 
 
-@pytest.mark.parametrize("action", ["discrete", "continuous"])
-def test_short_training(tmp_path: Path, short_config: EnvConfig, action: str) -> None:
+def test_short_training(tmp_path: Path, short_config: EnvConfig) -> None:
+    action = "discrete"
     ppo = PPOSettings(
         n_envs=2,
         n_steps=48,
@@ -55,6 +55,26 @@ def test_short_training(tmp_path: Path, short_config: EnvConfig, action: str) ->
         loaded, config=short_config, years=[2022], n_episodes=1, baselines=["vanilla"]
     )
     assert set(summary) == {loaded.name, "vanilla"}
+
+
+def test_short_continuous_training_without_warm_start(
+    tmp_path: Path, short_config: EnvConfig
+) -> None:
+    ppo = PPOSettings(n_envs=1, n_steps=32, batch_size=32, n_epochs=1, warm_start=None)
+    result = train_policy(
+        "continuous",
+        timesteps=64,
+        seed=2,
+        out_dir=tmp_path,
+        config=short_config,
+        ppo=ppo,
+        eval_every=0,
+        checkpoint_every=0,
+        progress_bar=False,
+    )
+    loaded = RLPolicy.load(tmp_path / "best.json")
+    assert loaded.action == "continuous" and "--warm-start none" in loaded.meta["command"]
+    assert np.allclose(loaded.layers[0][0], result.policy.layers[0][0], atol=1e-6)
 
 
 @pytest.mark.parametrize("action", ["discrete", "continuous"])
