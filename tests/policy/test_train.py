@@ -115,6 +115,6 @@ def test_cli_evaluate_and_errors(tmp_path: Path, short_config: EnvConfig) -> Non
         env={"COLUMNS": "150"},
     )
     assert result.exit_code == 0, result.output
-    assert "mean HV ratio" in result.output and "vanilla" in result.output
+    assert "mean HV/HVmax" in result.output and "vanilla" in result.output
     bad = runner.invoke(app, ["evaluate", "--zones", "MARS"])
     assert bad.exit_code != 0

@@ -151,9 +151,9 @@ def evaluate(
         seed=seed,
         baselines=names,
     )
-    table = Table(title=f"{episodes} episodes (same windows, budgets and seeds for every policy)")
-    for col in ("policy", "mean return", "mean HV ratio", "log10(HVmax−HV)", "mean carbon kg"):
-        table.add_column(col, justify="left" if col == "policy" else "right")
+    table = Table(title=f"{episodes} episodes (same windows, budgets and seeds for each policy)")
+    for col in ("policy", "mean return", "mean HV/HVmax", "log10(HVmax−HV)", "carbon kg"):
+        table.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
     for s in results.values():
         table.add_row(
             s.policy,
