@@ -24,6 +24,12 @@ Layout (all float32, :data:`FEATURES` with ``K = horizon`` forecast slots):
 ``paused``           paused trainings / n_gpus, [0, 1]
 ==================  ==============================================================
 
+Intensities are divided by the signal's ``intensity_scale`` (the maximum of the trace the
+window is cut from). Training episodes cut their window from one bundled year, while a
+study on a bundled zone loads all its years, whose maximum can be up to ~15 % higher
+(US-MIDA-PJM 2023: 424 vs 493 g/kWh); the intensity percentile, the feature the policy
+leans on, does not depend on the scale.
+
 The count normaliser ``n_gpus * n_steps`` is one cell per GPU-hour over the whole time
 budget: a NAS-Bench-201 training takes about an hour of GPU time, so the trained share
 stays near [0, 1.2] for any pool size and episode length.
