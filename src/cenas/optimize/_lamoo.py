@@ -319,6 +319,7 @@ class LaMOO(Optimizer):
         self._scale: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None
         self._prepared_n = -1
         self._dominance = np.zeros((0, 0), dtype=bool)
+        self._dominance_numbers = np.zeros(0, dtype=np.int64)
         self._tx = np.empty(0, dtype=np.int64)
         self._ty = np.empty((0, self.n_objectives))
         self.last_path: list[LaMOONode] = []
