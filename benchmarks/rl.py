@@ -52,7 +52,7 @@ POLICIES: tuple[str, ...] = (
     "heuristic",
     "clairvoyant",
 )
-TARGETS: tuple[float, ...] = (2.0, 1.9, 1.8, 1.7, 1.6, 1.5, 1.4, 1.3, 1.2, 1.0)
+TARGETS: tuple[float, ...] = (2.0, 1.8, 1.6, 1.4, 1.2, 1.0, 0.8, 0.6, 0.5, 0.4, 0.3)
 MAIN_TARGET_REACH = 0.6
 EVAL_YEAR = 2023
 HOURS = 80
