@@ -42,6 +42,7 @@ from cenas.optimize import (  # noqa: E402
 
 OPTUNA_SAMPLERS: tuple[str, ...] = ("optuna-tpe", "optuna-nsga2", "optuna-gp")
 ALL: tuple[str, ...] = OPTIMIZERS + OPTUNA_SAMPLERS
+_SLOW_FIRST = {"optuna-gp": 0, "qnehvi": 1, "lamoo-qnehvi": 2}
 
 
 def _setup_worker() -> None:
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.out is not None and args.out.exists():
         results = json.loads(args.out.read_text())["runs"]
     jobs = [(n, s) for n in names for s in seeds if f"{n}|{s}" not in results]
+    jobs.sort(key=lambda job: _SLOW_FIRST.get(job[0], len(_SLOW_FIRST)))  # better packing
 
     def save() -> None:
         if args.out is not None:
