@@ -76,3 +76,32 @@ def test_bad_config() -> None:
         EnvConfig(years=(1999,)).validate()
     with pytest.raises(ConfigError, match="action"):
         EnvConfig(action="both").validate()
+
+
+def test_forecast_signal_episodes(short_config: EnvConfig) -> None:
+    """With signal=forecast the state holds the transformer's forecast, issued without
+    look-ahead, and 2021 windows leave the forecaster its input history."""
+    from cenas.carbon import load_bundled
+    from cenas.carbon.forecast import load_pretrained
+    from cenas.policy.rl._env import episodes, make_engine, observe
+
+    cfg = short_config.replace(signal="forecast").validate()
+    model = load_pretrained("US-CAL-CISO")
+    eps = episodes(cfg.replace(zones=("US-CAL-CISO",)), 20, seed=3)
+    assert min(ep.offset for ep in eps) >= model.min_history
+    ep = eps[0]
+    state = observe(make_engine(ep, cfg))
+    actual = observe(make_engine(ep, cfg.replace(signal="actual")))
+    assert state.intensity == actual.intensity
+    assert state.forecast.shape == (cfg.horizon,)
+    assert not np.allclose(state.forecast, actual.forecast[: cfg.horizon])
+    # the same forecast, issued directly from the data before the next hour
+    trace = load_bundled("US-CAL-CISO", 2021)
+    issue = trace.start + np.timedelta64(ep.offset + 1, "h")
+    direct = model.predict(trace, issue, model.max_horizon)[: cfg.horizon]
+    assert np.allclose(state.forecast, direct, rtol=1e-4, atol=1e-3)
+    env = AllocationEnv(cfg)
+    obs, _ = env.reset(seed=1)
+    assert env.observation_space.contains(obs)
+    with pytest.raises(ConfigError, match="signal"):
+        EnvConfig(signal="oracle").validate()

@@ -21,6 +21,16 @@ app = typer.Typer(
 )
 console = Console()
 
+SignalOpt = Annotated[
+    str,
+    typer.Option(
+        "--signal", help="Forecast in the state: actual (hindsight) or forecast (transformer)."
+    ),
+]
+OptimizerOpt = Annotated[
+    str, typer.Option("--optimizer", help="Optimiser inside each episode's engine.")
+]
+
 ZonesOpt = Annotated[
     list[str] | None,
     typer.Option("--zones", help="Bundled zone(s); repeat or comma-separate. Default: all."),
@@ -79,11 +89,13 @@ def train(
     warm_start: Annotated[
         str, typer.Option("--warm-start", help="Teacher to clone before PPO, or 'none'.")
     ] = "heuristic",
+    optimizer: OptimizerOpt = "random",
+    signal: SignalOpt = "actual",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a GPU-allocation policy with PPO and write it (no pickle) to --out."""
     from cenas.policy.registry import POLICIES
-    from cenas.policy.rl import PPOSettings, train_policy
+    from cenas.policy.rl import EnvConfig, PPOSettings, train_policy
 
     if n_envs <= 0:
         raise ConfigError(f"n-envs: must be positive, got {n_envs}")
@@ -98,6 +110,7 @@ def train(
         timesteps=timesteps,
         seed=seed,
         out_dir=out,
+        config=EnvConfig(optimizer=optimizer, signal=signal),
         zones=_zones(zones) or None,
         years=year_list or None,
         hours=hours,
@@ -132,6 +145,8 @@ def evaluate(
     baselines: Annotated[
         str, typer.Option("--baselines", help="Comma-separated rule-based policies.")
     ] = "heuristic,vanilla",
+    optimizer: OptimizerOpt = "random",
+    signal: SignalOpt = "actual",
 ) -> None:
     """Compare a policy with rule-based baselines on the same (unseen) episodes."""
     from cenas.policy.registry import POLICIES
@@ -144,7 +159,7 @@ def evaluate(
     results = evaluate_policy(
         policy_file,
         kind=kind,
-        config=EnvConfig(hours=hours),
+        config=EnvConfig(hours=hours, optimizer=optimizer, signal=signal),
         zones=_zones(zones) or None,
         years=_years(years) or EVAL_YEARS,
         n_episodes=episodes,

@@ -53,13 +53,19 @@ class NextHoursForecast:
     :class:`cenas.carbon.forecast.ForecastSignal` does) to the engine's convention: the hours
     *after* ``k``, i.e. ``forecast(k + 1)``, issued from data before hour ``k + 1`` — hour
     ``k``'s own intensity is known when the step starts.
+
+    Args:
+        source: The forecast signal.
+        offset: Hour of ``source`` at which the engine's window starts (a source built once
+            over a long trace serves many windows, sharing its cache of issued forecasts).
     """
 
-    def __init__(self, source: _WindowForecast) -> None:
+    def __init__(self, source: _WindowForecast, offset: int = 0) -> None:
         self.source = source
+        self.offset = int(offset)
 
     def forecast(self, hour_offset: int) -> NDArray[np.float64]:
-        return np.asarray(self.source.forecast(hour_offset + 1), dtype=np.float64)
+        return np.asarray(self.source.forecast(self.offset + hour_offset + 1), dtype=np.float64)
 
 
 class CarbonSignal:

@@ -13,6 +13,12 @@ Actions (see :func:`action_to_gpus`):
   ``i / (k − 1)`` of the pool;
 * ``continuous``: a share in [0, 1] (a ``Box`` of shape ``(1,)``).
 
+The forecast in the observation is either the trace's own future (``signal="actual"``) or,
+as CE-NAS deploys it, the shipped transformer forecaster of the zone (``signal="forecast"``):
+each hour's forecast is issued from the data before that hour only, over the zone's whole
+bundled history, so windows early in a year see the end of the year before. Episodes then
+start no earlier than the forecaster's input window allows.
+
 Either way the share becomes ``floor(share · n_gpus + 0.5)`` training GPUs.
 """
 
@@ -31,7 +37,7 @@ from numpy.typing import NDArray
 from cenas.carbon import BUNDLED_ZONES, CarbonTrace, load_bundled
 from cenas.engine.energy import PowerModel
 from cenas.engine.loop import Engine
-from cenas.engine.signal import CarbonSignal
+from cenas.engine.signal import CarbonSignal, NextHoursForecast
 from cenas.errors import CenasError, ConfigError
 from cenas.policy.base import State
 from cenas.policy.rl._obs import DEFAULT_HORIZON, obs_bounds, observation
@@ -44,6 +50,7 @@ from cenas.policy.rl._reward import (
 
 ActionKind = Literal["discrete", "continuous"]
 ACTION_KINDS: tuple[str, ...] = ("discrete", "continuous")
+SIGNALS: tuple[str, ...] = ("actual", "forecast")
 
 TRAIN_YEARS: tuple[int, ...] = (2021, 2022)
 """Years episodes are drawn from by default; 2023 is held out for evaluation."""
@@ -89,6 +96,8 @@ class EnvConfig:
         action: ``discrete`` or ``continuous``.
         n_levels: Levels of the discrete action space.
         horizon: Forecast hours in the observation.
+        signal: ``actual`` (the trace's future is the forecast) or ``forecast`` (the shipped
+            transformer of the zone, issued hour by hour without look-ahead).
         reward: Reward weights.
         power: GPU power model.
         study: Further :class:`~cenas.config.StudyConfig` fields for every episode's engine
@@ -107,6 +116,7 @@ class EnvConfig:
     action: str = "discrete"
     n_levels: int = 10
     horizon: int = DEFAULT_HORIZON
+    signal: str = "actual"
     reward: RewardWeights = field(default_factory=RewardWeights)
     power: PowerModel = field(default_factory=PowerModel)
     study: dict[str, Any] = field(default_factory=dict)
@@ -137,6 +147,11 @@ class EnvConfig:
             raise ConfigError(f"levels: need at least 2, got {self.n_levels}")
         if self.horizon < 1:
             raise ConfigError(f"horizon: must be positive, got {self.horizon}")
+        if self.signal not in SIGNALS:
+            raise ConfigError(f"signal: must be one of {', '.join(SIGNALS)}, got {self.signal!r}")
+        if self.signal == "forecast":
+            for zone in self.zones:
+                _zone_forecast(zone, self.horizon)
         for zone in self.zones:
             for year in self.years:
                 trace = _trace(zone, year)
@@ -162,6 +177,46 @@ def _trace(zone: str, year: int) -> CarbonTrace:
         return load_bundled(zone, year)
     except CenasError as exc:
         raise ConfigError(f"years: {exc}") from None
+
+
+_FORECASTS: dict[tuple[str, int], tuple[CarbonTrace, Any]] = {}
+
+
+def _zone_forecast(zone: str, horizon: int) -> tuple[CarbonTrace, Any]:
+    """The zone's whole bundled trace and a forecast signal over it, built once per process.
+
+    The signal (the shipped transformer, hour-by-hour issues) caches every forecast it
+    issues, so episodes drawn from overlapping windows share the work.
+    """
+    key = (zone, horizon)
+    if key not in _FORECASTS:
+        from cenas.carbon.forecast import ForecastSignal, load_pretrained
+
+        try:
+            model = load_pretrained(zone)
+            full = load_bundled(zone)
+            signal = ForecastSignal(full, model, horizon, window_start=full.start, batch=48)
+        except CenasError as exc:
+            raise ConfigError(f"signal: {exc}") from None
+        _FORECASTS[key] = (full, signal)
+    return _FORECASTS[key]
+
+
+def _history_before(zone: str, year: int, horizon: int) -> int:
+    """Hours of the zone's bundled data before ``year`` starts."""
+    from cenas.carbon.forecast._base import hours_between
+
+    full, _ = _zone_forecast(zone, horizon)
+    return hours_between(full.start, _trace(zone, year).start)
+
+
+def _min_offset(config: EnvConfig, zone: str, year: int) -> int:
+    """First window hour (within the year) an episode may start at."""
+    if config.signal != "forecast":
+        return 0
+    _, signal = _zone_forecast(zone, config.horizon)
+    need = int(signal.forecaster.min_history) + 1
+    return max(0, need - _history_before(zone, year, config.horizon))
 
 
 @dataclass(frozen=True)
@@ -194,7 +249,9 @@ def sample_episode(config: EnvConfig, rng: np.random.Generator) -> Episode:
     zone = str(config.zones[int(rng.integers(len(config.zones)))])
     year = int(config.years[int(rng.integers(len(config.years)))])
     n = len(_trace(zone, year))
-    offset = int(rng.integers(0, n - config.hours - config.horizon + 1))
+    offset = int(
+        rng.integers(_min_offset(config, zone, year), n - config.hours - config.horizon + 1)
+    )
     lo, hi = config.budget_range_g
     budget = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
     seed = int(rng.integers(0, 2**31 - 1))
@@ -219,7 +276,17 @@ def make_engine(episode: Episode, config: EnvConfig, policy: str = "vanilla") ->
     from cenas.study import build_engine
 
     trace = _trace(episode.zone, episode.year)
-    signal = CarbonSignal(trace, episode.offset, config.hours)
+    forecast = None
+    if config.signal == "forecast":
+        if episode.offset < _min_offset(config, episode.zone, episode.year):
+            raise ConfigError(
+                f"signal: the {episode.zone} window at {episode.start} has too little history "
+                "before it for the forecaster"
+            )
+        _, source = _zone_forecast(episode.zone, config.horizon)
+        start = _history_before(episode.zone, episode.year, config.horizon) + episode.offset
+        forecast = NextHoursForecast(source, start)
+    signal = CarbonSignal(trace, episode.offset, config.hours, forecast=forecast)
     study = StudyConfig(
         task=config.task,
         zone=episode.zone,
@@ -232,6 +299,7 @@ def make_engine(episode: Episode, config: EnvConfig, policy: str = "vanilla") ->
         optimizer=config.optimizer,
         seed=episode.seed,
         power=config.power,
+        signal=config.signal,
     )
     if config.study:
         try:
@@ -400,6 +468,7 @@ class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
 
 __all__ = [
     "ACTION_KINDS",
+    "SIGNALS",
     "TRAIN_YEARS",
     "ActionKind",
     "AllocationEnv",

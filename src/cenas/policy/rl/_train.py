@@ -239,6 +239,8 @@ def train_command(
     zones: Sequence[str],
     years: Sequence[int],
     warm_start: str | None = "heuristic",
+    optimizer: str = "random",
+    signal: str = "actual",
 ) -> str:
     """The ``cenas policy train`` command line that reproduces a training run."""
     parts = [
@@ -249,6 +251,8 @@ def train_command(
         *(f"--zones {z}" for z in zones),
         *(f"--years {y}" for y in years),
         f"--warm-start {warm_start or 'none'}",
+        f"--optimizer {optimizer}",
+        f"--signal {signal}",
     ]
     return " ".join(parts)
 
@@ -356,7 +360,16 @@ def train_policy(
             cfg, settings.warm_start, settings.warm_episodes, seed + 20_000, settings.gamma
         )
         warm_start(model, data, settings.warm_steps, settings.warm_entropy, seed)
-    command = train_command(action, timesteps, seed, cfg.zones, cfg.years, settings.warm_start)
+    command = train_command(
+        action,
+        timesteps,
+        seed,
+        cfg.zones,
+        cfg.years,
+        settings.warm_start,
+        optimizer=cfg.optimizer,
+        signal=cfg.signal,
+    )
     meta: dict[str, Any] = {
         "command": command,
         "seed": seed,
