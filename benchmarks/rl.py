@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/rl.py [--seeds 10] [--budgets-kg 5,10,20] [--workers 2]
         [--out benchmarks/results/rl.txt] [--rl-dir DIR] [--optimizer random]
+        [--signal actual|forecast]
 
 ``--rl-dir`` takes ``rl-discrete.{json,npz}`` and ``rl-continuous.{json,npz}`` from DIR
 instead of the shipped policies.
@@ -68,6 +69,7 @@ class Job:
     budget_g: float
     rl_dir: str | None
     optimizer: str
+    signal: str = "actual"
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,13 @@ def run_job(job: Job) -> Outcome:
     import torch
 
     torch.set_num_threads(1)
-    cfg = EnvConfig(zones=(job.zone,), years=(EVAL_YEAR,), hours=HOURS, optimizer=job.optimizer)
+    cfg = EnvConfig(
+        zones=(job.zone,),
+        years=(EVAL_YEAR,),
+        hours=HOURS,
+        optimizer=job.optimizer,
+        signal=job.signal,
+    )
     ep = Episode(
         zone=job.zone,
         year=EVAL_YEAR,
@@ -233,12 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--rl-dir", default=None)
     ap.add_argument("--optimizer", default="random")
+    ap.add_argument("--signal", default="actual", help="forecast in the state: actual|forecast")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/rl.txt"))
     args = ap.parse_args(argv)
     budgets = [float(b) * 1000 for b in args.budgets_kg.split(",")]
     policies = [p for p in args.policies.split(",") if p]
     jobs = [
-        Job(p, z, s, b, args.rl_dir, args.optimizer)
+        Job(p, z, s, b, args.rl_dir, args.optimizer, args.signal)
         for p in policies
         for b in budgets
         for z in BUNDLED_ZONES
@@ -249,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(run_job, jobs, chunksize=4))
-    text = report(outcomes, budgets, args.seeds, args.optimizer)
+    text = report(outcomes, budgets, args.seeds, f"{args.optimizer}; signal {args.signal}")
     text += f"\n\n{len(jobs)} runs in {time.perf_counter() - t0:.0f} s with {workers} workers\n"
     print(text)
     if args.out:
