@@ -239,7 +239,9 @@ class LaMOO(Optimizer):
       of CPU per ask at 200 samples, 40 ms at 1,000) that the carbon-aware engine calls
       hundreds of times per run; ``selection="leaf"`` builds the whole tree (slower, no
       better). ``sampler="qlognehvi"`` is the sample-efficient one (about 0.3-0.5 s of CPU
-      per ask at 200 samples) and the best optimiser of the benchmark.
+      per ask at 200 samples); on the benchmark's seeds 0-9 it beats every Optuna sampler
+      at 100 and 200 evaluations (0.59 / 0.21), while the rejection sampler ties TPE at 100
+      (0.69 vs 0.68) and beats it at 200 (0.25 vs 0.49).
 
     Args:
         space: The search space.
