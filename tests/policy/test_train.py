@@ -118,3 +118,25 @@ def test_cli_evaluate_and_errors(tmp_path: Path, short_config: EnvConfig) -> Non
     assert "mean HV/HVmax" in result.output and "vanilla" in result.output
     bad = runner.invoke(app, ["evaluate", "--zones", "MARS"])
     assert bad.exit_code != 0
+
+
+def test_parallel_training_matches_serial(tmp_path: Path, short_config: EnvConfig) -> None:
+    """Environments in subprocesses give the same policy as in this process."""
+    ppo = PPOSettings(n_envs=2, n_steps=16, batch_size=32, n_epochs=1, warm_start=None)
+    weights = []
+    for parallel in (False, True):
+        result = train_policy(
+            "discrete",
+            timesteps=64,
+            seed=5,
+            out_dir=tmp_path / str(parallel),
+            config=short_config,
+            ppo=ppo,
+            eval_every=0,
+            checkpoint_every=0,
+            progress_bar=False,
+            parallel=parallel,
+        )
+        weights.append(result.policy.layers)
+    for (wa, ba), (wb, bb) in zip(weights[0], weights[1], strict=True):
+        assert np.array_equal(wa, wb) and np.array_equal(ba, bb)

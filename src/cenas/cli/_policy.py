@@ -91,6 +91,13 @@ def train(
     ] = "heuristic",
     optimizer: OptimizerOpt = "random",
     signal: SignalOpt = "actual",
+    parallel: Annotated[
+        bool,
+        typer.Option(
+            "--parallel/--serial",
+            help="Step each environment in its own process (same result, uses all cores).",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a GPU-allocation policy with PPO and write it (no pickle) to --out."""
@@ -117,6 +124,7 @@ def train(
         ppo=PPOSettings(n_envs=n_envs, warm_start=teacher),
         eval_every=eval_every,
         progress_bar=not quiet,
+        parallel=parallel,
     )
     console.print(
         f"Trained {action} policy: {result.timesteps} timesteps in {result.seconds:.0f} s\n"

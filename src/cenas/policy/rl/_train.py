@@ -3,8 +3,10 @@
 Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024), which trains its GPU-allocation
 agent with PPO on historical carbon traces. Training here:
 
-* runs ``n_envs`` :class:`~cenas.policy.rl._env.AllocationEnv` copies in one process
-  (``DummyVecEnv``: no subprocesses, one torch thread), each seeded from ``seed``;
+* runs ``n_envs`` :class:`~cenas.policy.rl._env.AllocationEnv` copies, each seeded from
+  ``seed``: in one process (``DummyVecEnv``, one torch thread) or, with ``parallel``, one
+  subprocess each (``SubprocVecEnv``), which spreads the engine — most of the run time —
+  over the cores; the result is the same either way;
 * warm-starts the actor and the critic by behaviour cloning a rule-based teacher (default:
   the heuristic) on ``warm_episodes`` episodes of the training years — maximum likelihood
   of the teacher's action plus regression of the critic on the teacher's discounted
@@ -273,6 +275,7 @@ def train_policy(
     checkpoint_every: int = 8_000,
     progress_bar: bool = True,
     verbose: int = 0,
+    parallel: bool = False,
 ) -> TrainResult:
     """Train an allocation policy with PPO and export it without pickle.
 
@@ -292,6 +295,8 @@ def train_policy(
         checkpoint_every: Timesteps between SB3 checkpoints (0: never).
         progress_bar: Show a progress bar.
         verbose: SB3 verbosity.
+        parallel: Step each environment in its own subprocess (the same seed gives the
+            same policy either way).
 
     Returns:
         The final and best exported policies and where they were written.
@@ -303,7 +308,7 @@ def train_policy(
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
     from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
     if action not in ACTION_KINDS:
         raise ConfigError(f"action: must be one of {', '.join(ACTION_KINDS)}, got {action!r}")
@@ -331,7 +336,12 @@ def train_policy(
 
         return thunk
 
-    venv = DummyVecEnv([make(i) for i in range(settings.n_envs)])
+    thunks = [make(i) for i in range(settings.n_envs)]
+    venv: VecEnv
+    if parallel and settings.n_envs > 1:
+        venv = SubprocVecEnv(thunks, start_method="forkserver")
+    else:
+        venv = DummyVecEnv(thunks)
     venv.seed(seed)
     policy_kwargs: dict[str, Any] = {
         "net_arch": {"pi": list(settings.hidden), "vf": list(settings.hidden)},
