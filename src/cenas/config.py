@@ -40,7 +40,10 @@ class StudyConfig:
         queue_capacity: Candidate-queue bound (``None``: 4 per GPU).
         queue_policy: ``replace`` (keep estimating, drop the worst) or ``block``.
         estimate_ratio: Estimates allowed per training (``None``: unbounded).
-        signal: ``actual`` (the trace's future as forecast) or ``forecast`` (a forecaster).
+        signal: What the policy sees of the coming hours: ``forecast`` (the zone's shipped
+            transformer, or a lag regression fitted on a user trace's data before the
+            window), ``actual`` (the trace's own future, hindsight) or ``auto`` (forecast
+            whenever there is history enough before the window, else actual).
         clock: ``simulated`` (time jumps) or ``wall`` (each step waits for real time).
         speedup: With the wall clock, how many times faster than real time it runs.
         power: GPU power model.
@@ -62,7 +65,7 @@ class StudyConfig:
     queue_capacity: int | None = None
     queue_policy: str = "replace"
     estimate_ratio: float | None = 8.0
-    signal: str = "actual"
+    signal: str = "auto"
     clock: str = "simulated"
     speedup: float = 1.0
     power: PowerModel = field(default_factory=PowerModel)
@@ -97,8 +100,10 @@ class StudyConfig:
             )
         if self.kind not in ("direct", "lca"):
             raise ConfigError(f"kind: must be 'direct' or 'lca', got {self.kind!r}")
-        if self.signal not in ("actual", "forecast"):
-            raise ConfigError(f"signal: must be 'actual' or 'forecast', got {self.signal!r}")
+        if self.signal not in ("auto", "actual", "forecast"):
+            raise ConfigError(
+                f"signal: must be 'auto', 'actual' or 'forecast', got {self.signal!r}"
+            )
         if self.queue_policy not in ("replace", "block"):
             raise ConfigError(
                 f"queue_policy: must be 'replace' or 'block', got {self.queue_policy!r}"

@@ -96,12 +96,40 @@ def resolve_trace(config: StudyConfig) -> tuple[CarbonTrace, int]:
     return trace, offset
 
 
+AUTO_MIN_HISTORY = 28 * 24
+"""Hours of a user's trace before the window for ``signal="auto"`` to fit a forecaster."""
+
+
+def _uses_pretrained(config: StudyConfig) -> bool:
+    from cenas.carbon.forecast import pretrained_zones
+
+    return config.trace is None and config.kind == "direct" and config.zone in pretrained_zones()
+
+
+def resolve_signal(config: StudyConfig, offset: int) -> str:
+    """``actual`` or ``forecast``: what the study's policy sees.
+
+    ``auto`` (the default) means the forecast whenever one can be issued without
+    look-ahead: a bundled zone with a shipped transformer and its input week before the
+    window, or any trace with at least :data:`AUTO_MIN_HISTORY` hours before the window to
+    fit a lag regression on; otherwise the actual intensities.
+    """
+    if config.signal != "auto":
+        return config.signal
+    if _uses_pretrained(config):
+        from cenas.carbon.forecast import load_pretrained
+
+        return "forecast" if offset >= load_pretrained(config.zone).min_history else "actual"
+    return "forecast" if offset >= AUTO_MIN_HISTORY else "actual"
+
+
 def build_signal(config: StudyConfig, trace: CarbonTrace, offset: int) -> CarbonSignal:
     """The carbon signal: actual intensities plus the configured forecast source."""
-    forecast = None
-    if config.signal == "forecast":
-        forecast = forecast_source(config, trace, offset)
-    return CarbonSignal(trace, offset, config.hours, forecast=forecast)
+    mode = resolve_signal(config, offset)
+    forecast = forecast_source(config, trace, offset) if mode == "forecast" else None
+    signal = CarbonSignal(trace, offset, config.hours, forecast=forecast)
+    signal.mode = mode
+    return signal
 
 
 FORECAST_HORIZON = 24
@@ -119,11 +147,10 @@ def forecast_source(config: StudyConfig, trace: CarbonTrace, offset: int) -> Nex
         ForecastSignal,
         load_pretrained,
         make_forecaster,
-        pretrained_zones,
     )
 
     model: Forecaster
-    if config.trace is None and config.zone in pretrained_zones():
+    if _uses_pretrained(config):
         model = load_pretrained(config.zone)
     else:
         model = make_forecaster("lag-regression")
@@ -409,4 +436,12 @@ def config_replace(config: StudyConfig, **changes: Any) -> StudyConfig:
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["Study", "build_engine", "build_signal", "config_replace", "provenance", "resolve_trace"]
+__all__ = [
+    "Study",
+    "build_engine",
+    "build_signal",
+    "config_replace",
+    "provenance",
+    "resolve_signal",
+    "resolve_trace",
+]

@@ -4,6 +4,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -161,3 +163,39 @@ def test_compare_writes_summary(tmp_path: Path) -> None:
     assert "vanilla_over_policy" in v["ratios"]
     for name in ("hv_over_time.png", "hv_boxplots.png", "carbon_to_target.png"):
         assert (out / name).stat().st_size > 0
+
+
+def test_auto_signal_forecasts_only_with_history(tmp_path: Path) -> None:
+    """The default signal is the forecast whenever there is history before the window."""
+    from cenas.study import AUTO_MIN_HISTORY, build_engine
+
+    def mode(**kw: object) -> str:
+        cfg = StudyConfig(hours=6, gpus=2, optimizer="random", **kw)  # type: ignore[arg-type]
+        return build_engine(cfg).signal.mode
+
+    assert StudyConfig().signal == "auto"
+    assert mode() == "forecast"  # bundled default window, shipped transformer
+    assert mode(start="2021-01-01T00:00:00Z") == "actual"  # nothing before the window
+    assert mode(signal="actual") == "actual"
+    trace = tmp_path / "mine.csv"
+    hours = AUTO_MIN_HISTORY + 24
+    stamps = [
+        f"{t:%Y-%m-%dT%H}:00:00Z" for t in pd.date_range("2024-01-01", periods=hours, freq="h")
+    ]
+    values = 300 + 100 * np.sin(np.arange(hours) * 2 * np.pi / 24)
+    trace.write_text(
+        "timestamp,value\n"
+        + "\n".join(f"{s},{v:.1f}" for s, v in zip(stamps, values, strict=True)),
+        encoding="utf-8",
+    )
+    assert mode(trace=str(trace)) == "actual"  # the window starts at the first hour
+    late = stamps[AUTO_MIN_HISTORY]
+    engine = build_engine(
+        StudyConfig(hours=6, gpus=2, optimizer="random", trace=str(trace), start=late)
+    )
+    assert engine.signal.mode == "forecast"
+    fc = engine.signal.forecast(0)
+    assert (
+        np.all(np.isfinite(fc))
+        and np.abs(fc[:6] - values[AUTO_MIN_HISTORY + 1 : AUTO_MIN_HISTORY + 7]).max() < 60
+    )

@@ -45,7 +45,12 @@ OptimizerOpt = Annotated[
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of everything random.")]
 TaskOpt = Annotated[str | None, typer.Option("--task", help="nb201-<dataset>-<device>.")]
 SignalOpt = Annotated[
-    str | None, typer.Option("--signal", help="Policy input: 'actual' intensities or a 'forecast'.")
+    str | None,
+    typer.Option(
+        "--signal",
+        help="Policy input: 'forecast', 'actual' (hindsight) or 'auto' (forecast when the "
+        "window has history before it).",
+    ),
 ]
 KindOpt = Annotated[str | None, typer.Option("--kind", help="direct or lca intensity.")]
 
@@ -168,6 +173,7 @@ def search(
             + (f" of {cfg.budget_g / 1000:.2f} kg budget" if cfg.budget_g else ""),
         ),
         ("energy", f"{s['energy_kwh']:.1f} kWh"),
+        ("policy input", f"{cfg.policy} on {engine.signal.mode} intensities"),
         ("trained / estimated", f"{s['n_trained']} / {s['n_estimated']}"),
         ("wall time", f"{elapsed:.1f} s"),
         ("report", str(report)),

@@ -96,6 +96,8 @@ class CarbonSignal:
         self.window = trace.values[start : start + hours]
         self.scale = float(max(trace.values.max(), 1.0))
         self.source: Forecast = forecast if forecast is not None else TraceSignal(trace, start)
+        # what the policies see as the coming hours
+        self.mode = "actual" if forecast is None else "forecast"
 
     def intensity(self, hour_offset: int) -> float:
         """Actual intensity of window hour ``hour_offset``."""
