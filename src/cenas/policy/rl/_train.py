@@ -74,6 +74,10 @@ class PPOSettings:
         warm_episodes: Teacher episodes.
         warm_steps: Gradient steps of the cloning.
         warm_entropy: Entropy bonus during cloning (keeps the policy exploratory).
+        warm_smoothing: Label smoothing of the discrete cloning: the target puts this mass
+            uniformly on all levels, so a teacher that always picks one level (``static``)
+            still leaves PPO some probability on the others to explore (without it the
+            cloned policy is deterministic and PPO never moves it).
     """
 
     n_envs: int = 4
@@ -91,6 +95,7 @@ class PPOSettings:
     warm_episodes: int = 40
     warm_steps: int = 1500
     warm_entropy: float = 0.02
+    warm_smoothing: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -199,8 +204,13 @@ def warm_start(
     seed: int,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
+    smoothing: float = 0.0,
 ) -> float:
-    """Behaviour-clone ``data`` into an SB3 actor-critic (in place); returns the last loss."""
+    """Behaviour-clone ``data`` into an SB3 actor-critic (in place); returns the last loss.
+
+    ``smoothing`` (discrete actions only) mixes the teacher's one-hot target with the
+    uniform distribution over levels.
+    """
     import gymnasium as gym
     import torch
 
@@ -220,7 +230,11 @@ def warm_start(
     for _ in range(steps):
         idx = torch.randint(0, o.shape[0], (min(batch_size, o.shape[0]),), generator=gen)
         values, log_prob, ent = policy.evaluate_actions(o[idx], a[idx])
-        loss = -log_prob.mean() + 0.5 * torch.mean((values.flatten() - r[idx]) ** 2)
+        nll = -log_prob.mean()
+        if discrete and smoothing > 0:
+            logits = policy.get_distribution(o[idx]).distribution.logits
+            nll = (1 - smoothing) * nll - smoothing * torch.log_softmax(logits, -1).mean()
+        loss = nll + 0.5 * torch.mean((values.flatten() - r[idx]) ** 2)
         if ent is not None:
             loss = loss - entropy * ent.mean()
         opt.zero_grad()
@@ -369,7 +383,14 @@ def train_policy(
         data = teacher_data(
             cfg, settings.warm_start, settings.warm_episodes, seed + 20_000, settings.gamma
         )
-        warm_start(model, data, settings.warm_steps, settings.warm_entropy, seed)
+        warm_start(
+            model,
+            data,
+            settings.warm_steps,
+            settings.warm_entropy,
+            seed,
+            smoothing=settings.warm_smoothing,
+        )
     command = train_command(
         action,
         timesteps,
