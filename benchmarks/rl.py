@@ -18,8 +18,8 @@ the search seed is the seed. Every policy runs on every window under every carbo
 Usage::
 
     python benchmarks/rl.py [--seeds 10] [--budgets-kg 5,10,20] [--workers 2]
-        [--out benchmarks/results/rl.txt] [--rl-dir DIR] [--optimizer random]
-        [--signal actual|forecast]
+        [--out benchmarks/results/rl.txt] [--rl-dir DIR] [--optimizer lamoo]
+        [--signal forecast|actual]
 
 ``--rl-dir`` takes ``rl-discrete.{json,npz}`` and ``rl-continuous.{json,npz}`` from DIR
 instead of the shipped policies.
@@ -289,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--rl-dir", default=None)
-    ap.add_argument("--optimizer", default="random")
-    ap.add_argument("--signal", default="actual", help="forecast in the state: actual|forecast")
+    ap.add_argument("--optimizer", default="lamoo")
+    ap.add_argument("--signal", default="forecast", help="forecast in the state: actual|forecast")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/rl.txt"))
     args = ap.parse_args(argv)
     budgets = [float(b) * 1000 for b in args.budgets_kg.split(",")]

@@ -58,7 +58,7 @@ class StudyConfig:
     gpus: int = 8
     step_hours: float = 1.0
     budget_g: float | None = DEFAULT_BUDGET_G
-    policy: str = "heuristic"
+    policy: str = "rl"
     estimator: str = "low-fidelity"
     optimizer: str = "lamoo"
     seed: int = 0

@@ -17,5 +17,10 @@ def _one_thread() -> None:
 def short_config() -> EnvConfig:
     """12-hour episodes on two zones of 2021, small budgets."""
     return EnvConfig(
-        zones=("US-CAL-CISO", "GB"), years=(2021,), hours=12, budget_range_g=(1500.0, 4000.0)
+        zones=("US-CAL-CISO", "GB"),
+        years=(2021,),
+        hours=12,
+        budget_range_g=(1500.0, 4000.0),
+        optimizer="random",
+        signal="actual",
     )

@@ -54,7 +54,9 @@ def test_episode_draws_within_config(short_config: EnvConfig) -> None:
 
 
 def test_terminal_observation_after_time_budget() -> None:
-    cfg = EnvConfig(zones=("GB",), years=(2022,), hours=3, budget_range_g=(1e6, 1e6))
+    cfg = EnvConfig(
+        zones=("GB",), years=(2022,), hours=3, budget_range_g=(1e6, 1e6), optimizer="random"
+    )
     env = AllocationEnv(cfg)
     env.reset(seed=0)
     rewards, done, info, obs = [], False, {}, None

@@ -106,7 +106,15 @@ def test_terminal_transition() -> None:
 
 
 def test_env_reward_matches_records() -> None:
-    cfg = EnvConfig(zones=("GB",), years=(2021,), hours=6, reward=W, budget_range_g=(1e6, 1e6))
+    cfg = EnvConfig(
+        zones=("GB",),
+        years=(2021,),
+        hours=6,
+        reward=W,
+        budget_range_g=(1e6, 1e6),
+        optimizer="random",
+        signal="actual",
+    )
     env = AllocationEnv(cfg)
     env.reset(seed=3)
     assert env.engine is not None

@@ -88,9 +88,9 @@ def train(
     ] = 4_000,
     warm_start: Annotated[
         str, typer.Option("--warm-start", help="Teacher to clone before PPO, or 'none'.")
-    ] = "heuristic",
-    optimizer: OptimizerOpt = "random",
-    signal: SignalOpt = "actual",
+    ] = "static",
+    optimizer: OptimizerOpt = "lamoo",
+    signal: SignalOpt = "forecast",
     parallel: Annotated[
         bool,
         typer.Option(
@@ -152,9 +152,9 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the episode draw.")] = 0,
     baselines: Annotated[
         str, typer.Option("--baselines", help="Comma-separated rule-based policies.")
-    ] = "heuristic,vanilla",
-    optimizer: OptimizerOpt = "random",
-    signal: SignalOpt = "actual",
+    ] = "static,heuristic,vanilla",
+    optimizer: OptimizerOpt = "lamoo",
+    signal: SignalOpt = "forecast",
 ) -> None:
     """Compare a policy with rule-based baselines on the same (unseen) episodes."""
     from cenas.policy.registry import POLICIES

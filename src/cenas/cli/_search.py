@@ -197,7 +197,7 @@ def compare_cmd(
     seed: SeedOpt = None,
     policies: Annotated[
         str, typer.Option("--policies", help="Comma-separated policies.")
-    ] = "vanilla,one-shot,heuristic,clairvoyant",
+    ] = "vanilla,one-shot,static,heuristic,rl,clairvoyant",
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per policy and budget.")] = 10,
     budgets_g: Annotated[
         str, typer.Option("--budgets-g", help="Comma-separated carbon budgets (g).")

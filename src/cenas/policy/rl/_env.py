@@ -91,7 +91,7 @@ class EnvConfig:
         gpus: GPUs in the pool.
         budget_range_g: Carbon budgets are drawn log-uniformly from this range (grams).
         task: Benchmark task.
-        optimizer: Optimiser name (``random`` by default: cheap, so training is fast).
+        optimizer: Optimiser name (LaMOO by default: the engine the policy is deployed on).
         estimator: Estimator name.
         action: ``discrete`` or ``continuous``.
         n_levels: Levels of the discrete action space.
@@ -111,12 +111,12 @@ class EnvConfig:
     gpus: int = 8
     budget_range_g: tuple[float, float] = (4_000.0, 24_000.0)
     task: str = "nb201-cifar10-fpga"
-    optimizer: str = "random"
+    optimizer: str = "lamoo"
     estimator: str = "low-fidelity"
     action: str = "discrete"
     n_levels: int = 10
     horizon: int = DEFAULT_HORIZON
-    signal: str = "actual"
+    signal: str = "forecast"
     reward: RewardWeights = field(default_factory=RewardWeights)
     power: PowerModel = field(default_factory=PowerModel)
     study: dict[str, Any] = field(default_factory=dict)

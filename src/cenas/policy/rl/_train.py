@@ -8,8 +8,9 @@ agent with PPO on historical carbon traces. Training here:
   subprocess each (``SubprocVecEnv``), which spreads the engine — most of the run time —
   over the cores; the result is the same either way;
 * warm-starts the actor and the critic by behaviour cloning a rule-based teacher (default:
-  the heuristic) on ``warm_episodes`` episodes of the training years — maximum likelihood
-  of the teacher's action plus regression of the critic on the teacher's discounted
+  the half/half static split, the best rule with LaMOO on the training years) on
+  ``warm_episodes`` episodes of the training years — maximum likelihood of the teacher's
+  action plus regression of the critic on the teacher's discounted
   returns — so PPO starts from a sensible carbon-aware policy instead of spending its
   small sample budget (the engine simulates a few dozen hours per second) on
   rediscovering it; the validation run at timestep 0 scores the warm start itself;
@@ -74,10 +75,6 @@ class PPOSettings:
         warm_episodes: Teacher episodes.
         warm_steps: Gradient steps of the cloning.
         warm_entropy: Entropy bonus during cloning (keeps the policy exploratory).
-        warm_smoothing: Label smoothing of the discrete cloning: the target puts this mass
-            uniformly on all levels, so a teacher that always picks one level (``static``)
-            still leaves PPO some probability on the others to explore (without it the
-            cloned policy is deterministic and PPO never moves it).
     """
 
     n_envs: int = 4
@@ -91,11 +88,10 @@ class PPOSettings:
     clip_range: float = 0.2
     hidden: tuple[int, ...] = (64, 64)
     log_std_init: float = -1.0
-    warm_start: str | None = "heuristic"
+    warm_start: str | None = "static"
     warm_episodes: int = 40
     warm_steps: int = 1500
     warm_entropy: float = 0.02
-    warm_smoothing: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -204,13 +200,8 @@ def warm_start(
     seed: int,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
-    smoothing: float = 0.0,
 ) -> float:
-    """Behaviour-clone ``data`` into an SB3 actor-critic (in place); returns the last loss.
-
-    ``smoothing`` (discrete actions only) mixes the teacher's one-hot target with the
-    uniform distribution over levels.
-    """
+    """Behaviour-clone ``data`` into an SB3 actor-critic (in place); returns the last loss."""
     import gymnasium as gym
     import torch
 
@@ -230,11 +221,7 @@ def warm_start(
     for _ in range(steps):
         idx = torch.randint(0, o.shape[0], (min(batch_size, o.shape[0]),), generator=gen)
         values, log_prob, ent = policy.evaluate_actions(o[idx], a[idx])
-        nll = -log_prob.mean()
-        if discrete and smoothing > 0:
-            logits = policy.get_distribution(o[idx]).distribution.logits
-            nll = (1 - smoothing) * nll - smoothing * torch.log_softmax(logits, -1).mean()
-        loss = nll + 0.5 * torch.mean((values.flatten() - r[idx]) ** 2)
+        loss = -log_prob.mean() + 0.5 * torch.mean((values.flatten() - r[idx]) ** 2)
         if ent is not None:
             loss = loss - entropy * ent.mean()
         opt.zero_grad()
@@ -254,9 +241,9 @@ def train_command(
     seed: int,
     zones: Sequence[str],
     years: Sequence[int],
-    warm_start: str | None = "heuristic",
-    optimizer: str = "random",
-    signal: str = "actual",
+    warm_start: str | None = "static",
+    optimizer: str = "lamoo",
+    signal: str = "forecast",
 ) -> str:
     """The ``cenas policy train`` command line that reproduces a training run."""
     parts = [
@@ -383,14 +370,7 @@ def train_policy(
         data = teacher_data(
             cfg, settings.warm_start, settings.warm_episodes, seed + 20_000, settings.gamma
         )
-        warm_start(
-            model,
-            data,
-            settings.warm_steps,
-            settings.warm_entropy,
-            seed,
-            smoothing=settings.warm_smoothing,
-        )
+        warm_start(model, data, settings.warm_steps, settings.warm_entropy, seed)
     command = train_command(
         action,
         timesteps,
