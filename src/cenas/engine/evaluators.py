@@ -10,10 +10,12 @@ Objectives are in minimisation form, as everywhere in :mod:`cenas.optimize`.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
@@ -127,7 +129,10 @@ class PredictorEstimator(Estimator):
         self._mean = float(y.mean())
         kernel = ConstantKernel(1.0) * Matern(length_scale=2.0, nu=2.5) + WhiteKernel(1e-2)
         gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=self.seed)
-        gp.fit(self._features(np.asarray(archs)), y)
+        with warnings.catch_warnings():
+            # a noise level at its lower bound is expected: the tabular accuracies are exact
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gp.fit(self._features(np.asarray(archs)), y)
         self._gp = gp
 
     def estimate(self, arch: int) -> NDArray[np.float64]:
