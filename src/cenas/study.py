@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from cenas.engine.loop import Engine, EngineConfig, StepRecord
 from cenas.engine.signal import CarbonSignal, NextHoursForecast
 from cenas.errors import ConfigError, StudyError
 from cenas.policy.registry import make_policy
+
+if TYPE_CHECKING:  # the forecasters import torch: only when a study forecasts
+    from cenas.carbon.forecast import Forecaster
 
 STUDY_FORMAT = "cenas-study"
 SCHEMA_VERSION = 1
@@ -106,56 +109,65 @@ def _uses_pretrained(config: StudyConfig) -> bool:
     return config.trace is None and config.kind == "direct" and config.zone in pretrained_zones()
 
 
-def resolve_signal(config: StudyConfig, offset: int) -> str:
+def _forecaster(config: StudyConfig) -> Forecaster:
+    """The shipped transformer of a bundled zone, else an unfitted lag regression."""
+    from cenas.carbon.forecast import load_pretrained, make_forecaster
+
+    if _uses_pretrained(config):
+        return load_pretrained(config.zone)
+    return make_forecaster("lag-regression")
+
+
+def resolve_signal(config: StudyConfig, offset: int, model: Forecaster | None = None) -> str:
     """``actual`` or ``forecast``: what the study's policy sees.
 
     ``auto`` (the default) means the forecast whenever one can be issued without
     look-ahead: a bundled zone with a shipped transformer and its input week before the
     window, or any trace with at least :data:`AUTO_MIN_HISTORY` hours before the window to
     fit a lag regression on; otherwise the actual intensities.
+
+    Args:
+        config: The study configuration.
+        offset: Hours of the trace before the window.
+        model: The study's forecaster, if already loaded (see :func:`forecast_source`).
     """
     if config.signal != "auto":
         return config.signal
     if _uses_pretrained(config):
-        from cenas.carbon.forecast import load_pretrained
-
-        return "forecast" if offset >= load_pretrained(config.zone).min_history else "actual"
-    return "forecast" if offset >= AUTO_MIN_HISTORY else "actual"
+        need = (model or _forecaster(config)).min_history
+    else:
+        need = AUTO_MIN_HISTORY
+    return "forecast" if offset >= need else "actual"
 
 
 def build_signal(config: StudyConfig, trace: CarbonTrace, offset: int) -> CarbonSignal:
     """The carbon signal: actual intensities plus the configured forecast source."""
-    mode = resolve_signal(config, offset)
-    forecast = forecast_source(config, trace, offset) if mode == "forecast" else None
-    signal = CarbonSignal(trace, offset, config.hours, forecast=forecast)
-    signal.mode = mode
-    return signal
+    model = _forecaster(config) if config.signal != "actual" else None
+    forecast = None
+    if resolve_signal(config, offset, model) == "forecast":
+        forecast = forecast_source(config, trace, offset, model)
+    return CarbonSignal(trace, offset, config.hours, forecast=forecast)
 
 
 FORECAST_HORIZON = 24
 """Hours of forecast the policies see (the daily cycle)."""
 
 
-def forecast_source(config: StudyConfig, trace: CarbonTrace, offset: int) -> NextHoursForecast:
+def forecast_source(
+    config: StudyConfig, trace: CarbonTrace, offset: int, model: Forecaster | None = None
+) -> NextHoursForecast:
     """The forecast a study's policy sees: the shipped transformer of a bundled zone, or,
     for a user's trace, a lag regression fitted on the trace's data before the window.
 
     Every forecast is issued from data before the hour it is used in (no look-ahead).
+    ``model`` is the forecaster :func:`build_signal` already loaded, if any.
     """
-    from cenas.carbon.forecast import (
-        Forecaster,
-        ForecastSignal,
-        load_pretrained,
-        make_forecaster,
-    )
+    from cenas.carbon.forecast import ForecastSignal
 
-    model: Forecaster
-    if _uses_pretrained(config):
-        model = load_pretrained(config.zone)
-    else:
-        model = make_forecaster("lag-regression")
     window_start = trace.start + pd.Timedelta(hours=offset)
-    signal = ForecastSignal(trace, model, FORECAST_HORIZON, window_start=window_start)
+    signal = ForecastSignal(
+        trace, model or _forecaster(config), FORECAST_HORIZON, window_start=window_start
+    )
     signal.prefetch(config.hours + 1)
     return NextHoursForecast(signal)
 
