@@ -179,11 +179,11 @@ def _trace(zone: str, year: int) -> CarbonTrace:
         raise ConfigError(f"years: {exc}") from None
 
 
-_FORECASTS: dict[tuple[str, int], tuple[CarbonTrace, Any]] = {}
+_FORECASTS: dict[tuple[str, int], Any] = {}
 
 
-def _zone_forecast(zone: str, horizon: int) -> tuple[CarbonTrace, Any]:
-    """The zone's whole bundled trace and a forecast signal over it, built once per process.
+def _zone_forecast(zone: str, horizon: int) -> Any:
+    """A forecast signal over the zone's whole bundled trace, built once per process.
 
     The signal (the shipped transformer, hour-by-hour issues) caches every forecast it
     issues, so episodes drawn from overlapping windows share the work.
@@ -198,25 +198,24 @@ def _zone_forecast(zone: str, horizon: int) -> tuple[CarbonTrace, Any]:
             signal = ForecastSignal(full, model, horizon, window_start=full.start, batch=48)
         except CenasError as exc:
             raise ConfigError(f"signal: {exc}") from None
-        _FORECASTS[key] = (full, signal)
+        _FORECASTS[key] = signal
     return _FORECASTS[key]
 
 
-def _history_before(zone: str, year: int, horizon: int) -> int:
+def _history_before(zone: str, year: int) -> int:
     """Hours of the zone's bundled data before ``year`` starts."""
     from cenas.carbon.forecast._base import hours_between
 
-    full, _ = _zone_forecast(zone, horizon)
-    return hours_between(full.start, _trace(zone, year).start)
+    return hours_between(load_bundled(zone).start, _trace(zone, year).start)
 
 
 def _min_offset(config: EnvConfig, zone: str, year: int) -> int:
     """First window hour (within the year) an episode may start at."""
     if config.signal != "forecast":
         return 0
-    _, signal = _zone_forecast(zone, config.horizon)
+    signal = _zone_forecast(zone, config.horizon)
     need = int(signal.forecaster.min_history) + 1
-    return max(0, need - _history_before(zone, year, config.horizon))
+    return max(0, need - _history_before(zone, year))
 
 
 @dataclass(frozen=True)
@@ -283,8 +282,8 @@ def make_engine(episode: Episode, config: EnvConfig, policy: str = "vanilla") ->
                 f"signal: the {episode.zone} window at {episode.start} has too little history "
                 "before it for the forecaster"
             )
-        _, source = _zone_forecast(episode.zone, config.horizon)
-        start = _history_before(episode.zone, episode.year, config.horizon) + episode.offset
+        source = _zone_forecast(episode.zone, config.horizon)
+        start = _history_before(episode.zone, episode.year) + episode.offset
         forecast = NextHoursForecast(source, start)
     signal = CarbonSignal(trace, episode.offset, config.hours, forecast=forecast)
     study = StudyConfig(
