@@ -40,6 +40,9 @@ class StudyConfig:
         queue_capacity: Candidate-queue bound (``None``: 4 per GPU).
         queue_policy: ``replace`` (keep estimating, drop the worst) or ``block``.
         estimate_ratio: Estimates allowed per training (``None``: unbounded).
+        selection: How training picks from the queue: ``hvi`` (largest hypervolume gain
+            of the estimate over the trained cells' estimates) or ``dominance`` (lowest
+            dominance number within the queue).
         signal: What the policy sees of the coming hours: ``forecast`` (the zone's shipped
             transformer, or a lag regression fitted on a user trace's data before the
             window), ``actual`` (the trace's own future, hindsight) or ``auto`` (forecast
@@ -65,6 +68,7 @@ class StudyConfig:
     queue_capacity: int | None = None
     queue_policy: str = "replace"
     estimate_ratio: float | None = 8.0
+    selection: str = "hvi"
     signal: str = "auto"
     clock: str = "simulated"
     speedup: float = 1.0
@@ -108,6 +112,8 @@ class StudyConfig:
             raise ConfigError(
                 f"queue_policy: must be 'replace' or 'block', got {self.queue_policy!r}"
             )
+        if self.selection not in ("hvi", "dominance"):
+            raise ConfigError(f"selection: must be 'hvi' or 'dominance', got {self.selection!r}")
         if self.estimate_ratio is not None and self.estimate_ratio <= 0:
             raise ConfigError(f"estimate_ratio: must be positive, got {self.estimate_ratio}")
         if self.clock not in ("simulated", "wall"):

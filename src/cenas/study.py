@@ -193,6 +193,7 @@ def build_engine(
         queue_capacity=config.queue_capacity,
         queue_policy=config.queue_policy,  # type: ignore[arg-type]
         estimate_ratio=config.estimate_ratio,
+        selection=config.selection,  # type: ignore[arg-type]
         power=config.power,
     )
     try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -7,8 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cenas.engine import PowerModel
+from cenas.config import StudyConfig
+from cenas.engine import Engine, PowerModel
 from cenas.engine.energy import JOULES_PER_KWH
+from cenas.engine.loop import Arch
+from cenas.errors import ConfigError
 from cenas.policy import (
     ClairvoyantPolicy,
     HeuristicPolicy,
@@ -178,3 +182,41 @@ def test_block_queue_policy_idles_estimators_when_full() -> None:
     assert sum(1 for j in eng.jobs if j.kind == "estimate") <= eng.config.capacity + len(
         eng.trained_x
     )
+
+
+def _crafted_queue(selection: str) -> tuple[Engine, dict[str, int]]:
+    """An engine whose trained cells and queue hold hand-set estimates (minimisation form).
+
+    Trained estimates: (-90, 2.0) and (-89, 0.4). Queue: ``a`` = (-88, 0.5), dominated by a
+    trained estimate but with by far the largest contribution within the queue; ``b`` =
+    (-91, 3.0), the only candidate that adds hypervolume to the trained estimates; ``c`` =
+    (-87, 0.6), dominated by ``a``.
+    """
+    eng = make_engine(OneShotPolicy(), hours=2, gpus=2)
+    eng.config = dataclasses.replace(eng.config, selection=selection)  # type: ignore[arg-type]
+    for arch, est in ((10, (-90.0, 2.0)), (11, (-89.0, 0.4))):
+        eng.archs[arch] = Arch(arch=arch, estimated=np.array(est), true=np.array(est))
+        eng.trained_x.append(arch)
+    ids = {"a": 20, "b": 21, "c": 22}
+    for name, est in (("a", (-88.0, 0.5)), ("b", (-91.0, 3.0)), ("c", (-87.0, 0.6))):
+        eng.archs[ids[name]] = Arch(arch=ids[name], estimated=np.array(est))
+        eng.queue.append(ids[name])
+    return eng, ids
+
+
+def test_hvi_selection_trains_what_adds_to_the_trained_front() -> None:
+    eng, ids = _crafted_queue("hvi")
+    assert eng._pop_best() == ids["b"]
+    # a and c are both dominated by a trained estimate: fall back to the dominance rule
+    assert eng._pop_best() == ids["a"]
+    assert eng.queue == [ids["c"]]
+
+
+def test_dominance_selection_is_blind_to_the_trained_front() -> None:
+    eng, ids = _crafted_queue("dominance")
+    assert eng._pop_best() == ids["a"]
+
+
+def test_unknown_selection_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="selection"):
+        StudyConfig(selection="best").validate()
