@@ -38,3 +38,13 @@ def test_low_fidelity_is_cheaper_and_correlated() -> None:
     true = task.objectives(cells)
     assert spearmanr(est_y[:, 0], true[:, 0]).statistic > 0.6
     assert all(est.cost_s(int(c)) < float(task.train_cost(int(c))) for c in cells[:5])
+
+
+def test_oracle_knows_the_truth_at_the_low_fidelity_cost() -> None:
+    task = get_task()
+    cells = task.space.sample(np.random.default_rng(2), 20)
+    oracle = make_estimator("oracle", task)
+    low = make_estimator("low-fidelity", task)
+    for c in map(int, cells):
+        assert np.array_equal(oracle.estimate(c), task.objectives(c))
+        assert oracle.cost_s(c) == low.cost_s(c)

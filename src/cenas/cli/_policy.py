@@ -73,7 +73,7 @@ def train(
     action: Annotated[
         str, typer.Option("--action", help="Action space: discrete or continuous.")
     ] = "discrete",
-    timesteps: Annotated[int, typer.Option("--timesteps", help="Environment steps.")] = 24_000,
+    timesteps: Annotated[int, typer.Option("--timesteps", help="Environment steps.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of everything random.")] = 0,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("rl-policy"),
     zones: ZonesOpt = None,

@@ -38,7 +38,10 @@ PolicyOpt = Annotated[
         "--policy", help="vanilla, one-shot, static, heuristic, clairvoyant, rl, rl-continuous."
     ),
 ]
-EstimatorOpt = Annotated[str | None, typer.Option("--estimator", help="low-fidelity or predictor.")]
+EstimatorOpt = Annotated[
+    str | None,
+    typer.Option("--estimator", help="low-fidelity, predictor or oracle (a reference bound)."),
+]
 OptimizerOpt = Annotated[
     str | None, typer.Option("--optimizer", help="lamoo, random, nsga2, qnehvi, ...")
 ]

@@ -84,6 +84,26 @@ class LowFidelityEstimator(Estimator):
         return np.asarray(self.task.low_fidelity(arch), dtype=np.float64)
 
 
+class OracleEstimator(Estimator):
+    """The true 200-epoch objectives, at the low-fidelity estimate's cost: a reference bound.
+
+    No real estimator knows the final accuracy; this one measures how much carbon a perfect
+    estimator of the same cost could save, the ceiling for any estimator and allocation
+    policy on the engine (``benchmarks/rl.py`` reports it as ``static-oracle``).
+    """
+
+    name = "oracle"
+
+    def __init__(self, task: NB201Task) -> None:
+        self.task = task
+
+    def cost_s(self, arch: int) -> float:
+        return float(self.task.estimate_cost(arch))
+
+    def estimate(self, arch: int) -> NDArray[np.float64]:
+        return np.asarray(self.task.objectives(arch), dtype=np.float64)
+
+
 class PredictorEstimator(Estimator):
     """A Gaussian-process predictor of accuracy learned from the trained cells.
 
@@ -143,7 +163,7 @@ class PredictorEstimator(Estimator):
         return np.array([acc, latency])
 
 
-ESTIMATORS: tuple[str, ...] = ("low-fidelity", "predictor")
+ESTIMATORS: tuple[str, ...] = ("low-fidelity", "predictor", "oracle")
 
 
 def make_estimator(name: str, task: NB201Task, seed: int = 0) -> Estimator:
@@ -156,6 +176,8 @@ def make_estimator(name: str, task: NB201Task, seed: int = 0) -> Estimator:
         return LowFidelityEstimator(task)
     if name == "predictor":
         return PredictorEstimator(task, seed=seed)
+    if name == "oracle":
+        return OracleEstimator(task)
     raise ConfigError(f"unknown estimator {name!r}: choose one of {', '.join(ESTIMATORS)}")
 
 
@@ -163,6 +185,7 @@ __all__ = [
     "ESTIMATORS",
     "Estimator",
     "LowFidelityEstimator",
+    "OracleEstimator",
     "PredictorEstimator",
     "TabularTrainer",
     "Trainer",

@@ -9,8 +9,8 @@ the unseen 2023 traces.
 The shipped policies (``cenas/data/policy/rl-{discrete,continuous}.{json,npz}``) are
 reproduced with::
 
-    cenas policy train --action discrete --timesteps 24000 --seed 0 --out rl-discrete
-    cenas policy train --action continuous --timesteps 24000 --seed 0 --out rl-continuous
+    cenas policy train --action discrete --timesteps 20000 --seed 0 --out rl-discrete
+    cenas policy train --action continuous --timesteps 20000 --seed 0 --out rl-continuous
 
 (defaults: all bundled zones, years 2021-2022, 80-hour episodes, 4 environments, heuristic
 warm start, validation every 4000 timesteps), then copying ``<out>/best.json`` and

@@ -262,7 +262,7 @@ def train_command(
 
 def train_policy(
     action: str = "discrete",
-    timesteps: int = 24_000,
+    timesteps: int = 20_000,
     seed: int = 0,
     out_dir: str | Path = "rl-policy",
     *,
