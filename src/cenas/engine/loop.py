@@ -123,9 +123,12 @@ class EngineConfig:
             trained (both sides in the estimator's units, so a biased estimator such as
             12-epoch accuracy is compared like with like), falling back to ``dominance`` when
             no candidate adds any; ``dominance`` takes the lowest dominance number within the
-            queue, blind to what was already trained. Measured on 15 windows of 2023 (static
-            half split, LaMOO, target log10(HV_max - HV) <= 0.3): ``hvi`` reached the target
-            with 2.02x less carbon than vanilla, ``dominance`` 1.58x.
+            queue, blind to what was already trained. On 50 unseen 2023 windows
+            (``benchmarks/rl.py``, static half split, LaMOO) ``hvi`` raises the mean
+            HV/HV_max under a 5 kg budget from 0.9943 to 0.9965 and is level at the
+            log10(HV_max - HV) <= 0.3 target (1.66x less carbon than vanilla against
+            1.71x); with a perfect estimator ``dominance`` stalls (it keeps training cells
+            the trained front already covers) while ``hvi`` reaches the target everywhere.
         power: GPU power model.
     """
 
@@ -417,8 +420,14 @@ class Engine:
         front = pareto_front(np.vstack(front_list))
         ref = np.maximum(np.maximum(est.max(axis=0), front.max(axis=0)), self.task.ref_point)
         ref = ref + 1e-6
+        # a candidate weakly dominated by the trained front adds nothing: skip its HV
+        covered = np.all(front[None, :, :] <= est[:, None, :], axis=2).any(axis=1)
+        if covered.all():
+            return None
         base = hypervolume(front, ref)
-        gains = np.array([hypervolume(np.vstack([front, e[None, :]]), ref) - base for e in est])
+        gains = np.zeros(est.shape[0])
+        for i in np.flatnonzero(~covered):
+            gains[i] = hypervolume(np.vstack([front, est[i][None, :]]), ref) - base
         if gains.max() <= 1e-12:
             return None
         return int(np.argmax(gains))
