@@ -12,11 +12,12 @@ reproduced with::
     cenas policy train --action discrete --timesteps 20000 --seed 0 --out rl-discrete
     cenas policy train --action continuous --timesteps 20000 --seed 0 --out rl-continuous
 
-(defaults: all bundled zones, years 2021-2022, 80-hour episodes, 4 environments, heuristic
-warm start, validation every 4000 timesteps), then copying ``<out>/best.json`` and
-``<out>/best.npz`` — the best export on the validation episodes — to
-``src/cenas/data/policy/rl-<action>.{json,npz}``. Each run uses one CPU thread and takes
-under 20 minutes (measured times are in the shipped JSON, ``meta.train_seconds``).
+(defaults: all bundled zones, years 2021-2022, 80-hour episodes on LaMOO with the shipped
+transformer's forecasts, 4 environments stepped in subprocesses, the static half split as
+behaviour-cloning warm start, validation every 4000 timesteps), then copying
+``<out>/best.json`` and ``<out>/best.npz`` — the best export on the validation episodes —
+to ``src/cenas/data/policy/rl-<action>.{json,npz}``. Measured times are in
+``benchmarks/results/rl-notes.txt`` and in the shipped JSON (``meta.train_seconds``).
 
 Loading a policy never unpickles: weights are a plain ``.npz`` read with
 ``allow_pickle=False`` and the architecture is JSON.
