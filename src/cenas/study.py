@@ -321,8 +321,11 @@ class Study:
         if rows.get("schema_version") != str(SCHEMA_VERSION):
             raise StudyError(f"{db}: schema version {rows.get('schema_version')} is not supported")
         try:
-            config = StudyConfig.from_dict(json.loads(rows["config"]), source=str(db))
-        except (KeyError, json.JSONDecodeError) as exc:
+            data = json.loads(rows["config"])
+            # studies stored before the queue rule was an option ran the dominance rule
+            data.setdefault("selection", "dominance")
+            config = StudyConfig.from_dict(data, source=str(db))
+        except (KeyError, json.JSONDecodeError, AttributeError) as exc:
             raise StudyError(f"{db}: stored config is corrupt ({exc})") from None
         return cls(path, config, conn)
 

@@ -199,3 +199,19 @@ def test_auto_signal_forecasts_only_with_history(tmp_path: Path) -> None:
         np.all(np.isfinite(fc))
         and np.abs(fc[:6] - values[AUTO_MIN_HISTORY + 1 : AUTO_MIN_HISTORY + 7]).max() < 60
     )
+
+
+def test_study_stored_before_the_selection_option_resumes_with_the_dominance_rule(
+    tmp_path: Path,
+) -> None:
+    Study.create(tmp_path / "old", StudyConfig(hours=2, gpus=1, optimizer="random")).close()
+    conn = sqlite3.connect(tmp_path / "old" / "study.db")
+    stored = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+    assert stored["selection"] == "hvi"  # new studies store their rule
+    del stored["selection"]
+    with conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(stored),))
+    conn.close()
+    study = Study.open(tmp_path / "old")
+    assert study.config.selection == "dominance"
+    study.close()
