@@ -71,7 +71,7 @@ def test_user_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         (["--gpus", "0"], "gpus"),
         (["--budget-g", "-5"], "budget"),
         (["--hours", "0"], "hours"),
-        (["--estimator", "oracle"], "estimator"),
+        (["--estimator", "psychic"], "estimator"),
         (["--start", "2023-12-31T20:00:00Z", "--hours", "80"], "hours"),
         (["--start", "1999-01-01T00:00:00Z"], "start"),
     ],
