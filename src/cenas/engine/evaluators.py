@@ -88,8 +88,8 @@ class OracleEstimator(Estimator):
     """The true 200-epoch objectives, at the low-fidelity estimate's cost: a reference bound.
 
     No real estimator knows the final accuracy; this one measures how much carbon a perfect
-    estimator of the same cost could save, the ceiling for any estimator and allocation
-    policy on the engine (``benchmarks/rl.py`` reports it as ``static-oracle``).
+    estimator of the same cost could save, a ceiling for any estimator of that cost
+    (``benchmarks/rl.py`` reports it with the static split as ``static-oracle``).
     """
 
     name = "oracle"
