@@ -122,7 +122,7 @@ def resolve_signal(config: StudyConfig, offset: int, model: Forecaster | None = 
     """``actual`` or ``forecast``: what the study's policy sees.
 
     ``auto`` (the default) means the forecast whenever one can be issued without
-    look-ahead: a bundled zone with a shipped transformer and its input week before the
+    look-ahead: a bundled zone with a shipped transformer and its input history before the
     window, or any trace with at least :data:`AUTO_MIN_HISTORY` hours before the window to
     fit a lag regression on; otherwise the actual intensities.
 

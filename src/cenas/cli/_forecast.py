@@ -218,6 +218,9 @@ def train(
     years: Annotated[str, typer.Option(help="Bundled years, comma-separated.")] = "2021,2022",
     out: Annotated[Path, typer.Option(help="Folder for <zone>.npz and <zone>.json.")] = Path("."),
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    members: Annotated[
+        int | None, typer.Option(min=1, help="Networks (seeds) averaged; default 3.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """Train a zone's transformer forecaster (as the shipped ones were: 2021-2022)."""
@@ -234,6 +237,8 @@ def train(
     kw: dict[str, Any] = {"seed": seed}
     if epochs is not None:
         kw["epochs"] = epochs
+    if members is not None:
+        kw["members"] = members
     t0 = time.perf_counter()
     model = train_zone(name, year_list, out=out, trace=data, **kw)
     rep = model.report

@@ -13,6 +13,7 @@ from cenas.carbon.forecast import Forecaster, make_forecaster
 
 TINY_TRANSFORMER = {
     "input_hours": 48,
+    "skip_hours": 72,
     "horizon": 48,
     "patch": 12,
     "d_model": 16,
@@ -23,6 +24,7 @@ TINY_TRANSFORMER = {
     "val_days": 3,
     "stride": 4,
     "batch_size": 64,
+    "members": 2,
 }
 
 SMALL_KW: dict[str, dict[str, object]] = {

@@ -116,7 +116,19 @@ def test_train_user_trace(csv: Path, tmp_path: Path) -> None:
 
     result = runner.invoke(
         forecast_app,
-        ["train", "--trace", str(csv), "--zone", "MINE", "--epochs", "1", "--out", str(tmp_path)],
+        [
+            "train",
+            "--trace",
+            str(csv),
+            "--zone",
+            "MINE",
+            "--epochs",
+            "1",
+            "--members",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
         env=ENV,
     )
     assert result.exit_code == 0, result.output

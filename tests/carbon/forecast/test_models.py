@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +96,7 @@ def test_transformer_without_covariates(trace: CarbonTrace) -> None:
         ({"d_model": 10, "n_heads": 4}, "multiple of n_heads"),
         ({"loss": "mse"}, "loss"),
         ({"bogus": 1}, "unknown setting"),
+        ({"input_hours": 48, "skip_hours": 24}, "skip_hours"),
     ],
 )
 def test_transformer_config_errors(kw: dict[str, object], match: str) -> None:
@@ -117,12 +119,39 @@ def test_load_errors(tmp_path: Path) -> None:
 
 
 def test_load_single_net_files(trace: CarbonTrace, tmp_path: Path) -> None:
-    """Files written before seed ensembles (keys without ``members.0.``) still load."""
-    model = TransformerForecaster(**TINY_TRANSFORMER).fit(trace.window(trace.start, 24 * 30))
+    """Files written before seed ensembles and the longer linear path (one net, keys without
+    ``members.0.``, no ``members``/``skip_hours`` in the config) still load."""
+    old_kw = {**TINY_TRANSFORMER, "members": 1, "skip_hours": TINY_TRANSFORMER["input_hours"]}
+    model = TransformerForecaster(**old_kw).fit(trace.window(trace.start, 24 * 30))
     npz = model.save(tmp_path / "m.json")
     with np.load(npz) as arrays:
         old = {k.removeprefix("members.0."): arrays[k] for k in arrays.files}
     np.savez(npz, **old)  # type: ignore[arg-type]
+    info = json.loads((tmp_path / "m.json").read_text())
+    del info["config"]["members"], info["config"]["skip_hours"]
+    (tmp_path / "m.json").write_text(json.dumps(info))
     at = trace.start + pd.Timedelta(days=33)
-    got = TransformerForecaster.load(tmp_path / "m.json").predict(trace, at, 24)
-    np.testing.assert_allclose(got, model.predict(trace, at, 24), rtol=1e-6)
+    loaded = TransformerForecaster.load(tmp_path / "m.json")
+    assert loaded.config == model.config
+    np.testing.assert_allclose(
+        loaded.predict(trace, at, 24), model.predict(trace, at, 24), rtol=1e-6
+    )
+
+
+def test_linear_path_reads_skip_hours(trace: CarbonTrace) -> None:
+    """An hour before the encoder's window but inside ``skip_hours`` moves the forecast; an
+    hour before ``skip_hours`` does not (the model is handed only what it may read)."""
+    model = TransformerForecaster(**TINY_TRANSFORMER).fit(trace.window(trace.start, 24 * 30))
+    assert model.min_history == TINY_TRANSFORMER["skip_hours"]
+    at = trace.start + pd.Timedelta(days=33)
+    n = 33 * 24
+    base = model.predict(trace, at, 24)
+
+    def bumped(hours_before: int) -> np.ndarray:
+        values = trace.values.copy()
+        values[n - hours_before] += 80.0
+        other = CarbonTrace(values=values, start=trace.start, covariates=trace.covariates)
+        return model.predict(other, at, 24)
+
+    assert not np.allclose(bumped(60), base)  # 60 h before: read by the linear path only
+    np.testing.assert_array_equal(bumped(73), base)  # beyond skip_hours (72)

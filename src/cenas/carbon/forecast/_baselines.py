@@ -187,7 +187,8 @@ class LagRegression(Forecaster):
     baseline (Zhao et al., NeurIPS 2024).
 
     Args:
-        lags: Hours of history used as features.
+        lags: Hours of history used as features (default two weeks, the history the
+            transformer reads).
         alpha: Ridge penalty.
         stride: Hours between training origins.
         max_horizon: Longest horizon in hours.
@@ -196,7 +197,7 @@ class LagRegression(Forecaster):
     name = "lag-regression"
 
     def __init__(
-        self, lags: int = 168, alpha: float = 1.0, stride: int = 1, max_horizon: int = 96
+        self, lags: int = 336, alpha: float = 1.0, stride: int = 1, max_horizon: int = 96
     ) -> None:
         if lags < 24:
             raise ForecastError(f"lag-regression: lags must be at least 24, got {lags}")

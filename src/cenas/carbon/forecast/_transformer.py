@@ -8,9 +8,11 @@ values, so all hours of the horizon come out of one forward pass (a direct multi
 forecast). CE-NAS (Zhao et al., NeurIPS 2024) uses such a forecast to decide when to spend GPU
 time on energy-hungry architecture evaluation.
 
-A linear path from the scaled past (fitted by ridge regression before training, then frozen)
-is added to the transformer's output, so the network learns what a linear autoregression
-misses; with only a few years of hourly data per zone a plain transformer overfits quickly.
+A linear path from the scaled past (fitted by ridge regression before training, then frozen;
+it reads a longer history than the encoder, two weeks by default) is added to the
+transformer's output, so the network learns what a linear autoregression misses; with only a
+few years of hourly data per zone a plain transformer overfits quickly. Several members
+trained from different seeds are averaged, which removes much of the seed-to-seed spread.
 Training is seeded and deterministic on CPU (one thread). The shipped models are trained across
 all bundled zones and fine-tuned per zone (:mod:`cenas.carbon.forecast._pretrained`).
 """
@@ -63,6 +65,7 @@ class TransformerConfig:
 
     Attributes:
         input_hours: Hours of history the encoder reads (a multiple of ``patch``).
+        skip_hours: Hours of history the linear path reads (at least ``input_hours``).
         horizon: Hours forecast at once, the model's ``max_horizon`` (a multiple of ``patch``).
         patch: Hours per token.
         d_model: Token width.
@@ -93,6 +96,7 @@ class TransformerConfig:
     """
 
     input_hours: int = 168
+    skip_hours: int = 336
     horizon: int = 96
     patch: int = 24
     d_model: int = 48
@@ -114,12 +118,17 @@ class TransformerConfig:
     cov_dropout: float = 0.2
     ridge_alpha: float = 1.0
     loss: str = "relative"
-    members: int = 1
+    members: int = 3
     seed: int = 0
     max_train_seconds: float | None = None
 
     def __post_init__(self) -> None:
         names = ("input_hours", "horizon", "patch", "d_model", "n_heads", "n_layers", "members")
+        if self.skip_hours < self.input_hours:
+            raise ForecastError(
+                f"transformer: skip_hours ({self.skip_hours}) must be at least input_hours "
+                f"({self.input_hours})"
+            )
         for name in names:
             if int(getattr(self, name)) < 1:
                 raise ForecastError(f"transformer: {name} must be positive")
@@ -174,27 +183,31 @@ class _Net(nn.Module):
         self.patch = p
         # linear path from the scaled past and the origin's calendar to the horizon, fitted by
         # ridge regression before training; the transformer learns what it leaves over
-        self.skip = nn.Linear(cfg.input_hours + _N_CAL + 2 + n_cov, cfg.horizon)
+        self.skip = nn.Linear(cfg.skip_hours + _N_CAL + 2 + n_cov, cfg.horizon)
         nn.init.zeros_(self.skip.weight)
         nn.init.zeros_(self.skip.bias)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def linear_inputs(self, past: torch.Tensor, fut: torch.Tensor) -> torch.Tensor:
-        """Inputs of the linear path: scaled past values, calendar features of the origin, the
-        level and covariate flags, and the covariates of the last hour."""
+    def linear_inputs(
+        self, past: torch.Tensor, fut: torch.Tensor, early: torch.Tensor
+    ) -> torch.Tensor:
+        """Inputs of the linear path: the scaled hours before the encoder's window (``early``)
+        and in it, calendar features of the origin, the level and covariate flags, and the
+        covariates of the last hour."""
         p, k = self.patch, self.n_cov
         last_cov = past[:, -1, p + p * k - k : p + p * k]
         return torch.cat(
-            [past[:, :, :p].flatten(1), fut[:, 0, :_N_CAL], past[:, 0, -2:], last_cov], dim=1
+            [early, past[:, :, :p].flatten(1), fut[:, 0, :_N_CAL], past[:, 0, -2:], last_cov],
+            dim=1,
         )
 
-    def forward(self, past: torch.Tensor, fut: torch.Tensor) -> torch.Tensor:
+    def forward(self, past: torch.Tensor, fut: torch.Tensor, early: torch.Tensor) -> torch.Tensor:
         tokens = torch.cat(
             [self.past_in(past) + self.pos_past, self.fut_in(fut) + self.pos_fut], dim=1
         )
         hidden = self.norm(self.encoder(tokens))[:, self.n_past :]
-        base = self.skip(self.linear_inputs(past, fut))
+        base = self.skip(self.linear_inputs(past, fut, early))
         return base + self.head(hidden).flatten(1)
 
 
@@ -205,8 +218,8 @@ class _Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def forward(self, past: torch.Tensor, fut: torch.Tensor) -> torch.Tensor:
-        outs = [m(past, fut) for m in self.members]
+    def forward(self, past: torch.Tensor, fut: torch.Tensor, early: torch.Tensor) -> torch.Tensor:
+        outs = [m(past, fut, early) for m in self.members]
         return torch.stack(outs).mean(0) if len(outs) > 1 else outs[0]
 
 
@@ -215,6 +228,7 @@ class _Batch:
     """Model inputs of several origins, as float32 arrays."""
 
     values: NDArray[np.float32]  # (B, n_past, patch) scaled intensity
+    early: NDArray[np.float32]  # (B, skip_hours - input_hours) scaled, before the window
     covs: NDArray[np.float32]  # (B, n_past, patch * n_cov)
     past_cal: NDArray[np.float32]  # (B, n_past, 6)
     flag: NDArray[np.float32]  # (B, 1) covariates present
@@ -251,10 +265,11 @@ class TransformerForecaster(Forecaster):
     intensity forecaster of CE-NAS (Zhao et al., NeurIPS 2024). Inputs are the last
     ``input_hours`` of intensity, scaled by their mean, the sin/cos of hour of day and day of
     week (and day of year if enabled), and covariates such as ``renewable_pct`` where the trace
-    has them; output is the whole horizon at once, added to a ridge-fitted linear path. Training
-    is seeded and deterministic on CPU, with early stopping on the last ``val_days`` of each
-    training trace. :meth:`fit` accepts several traces (e.g. zones); :meth:`fine_tune` adapts a
-    fitted model to one of them.
+    has them; output is the whole horizon at once, added to a ridge-fitted linear path over the
+    last ``skip_hours``, and averaged over ``members`` networks trained from different seeds.
+    Training is seeded and deterministic on CPU, with early stopping on the last ``val_days``
+    of each training trace. :meth:`fit` accepts several traces (e.g. zones); :meth:`fine_tune`
+    adapts a fitted model to one of them.
 
     Args:
         config: Settings; keyword arguments override its fields.
@@ -272,8 +287,8 @@ class TransformerForecaster(Forecaster):
             cfg = replace(cfg, **overrides)
         self.config = cfg
         self.max_horizon = cfg.horizon
-        self.min_history = cfg.input_hours
-        self.history_hours = cfg.input_hours
+        self.min_history = cfg.skip_hours
+        self.history_hours = cfg.skip_hours
         self.covariates: tuple[str, ...] = ()
         self.stats = _Stats()
         self.report = TrainingReport()
@@ -302,12 +317,14 @@ class TransformerForecaster(Forecaster):
         """
         cfg = self.config
         L, P, H = cfg.input_hours, cfg.patch, cfg.horizon
+        S = cfg.skip_hours
         b = origins.size
         n_past, n_fut = L // P, H // P
         idx = origins[:, None] + np.arange(-L, 0)[None, :]
         x = values[idx]
         level = np.maximum(x.mean(axis=1, keepdims=True), 1.0)
         scaled = (x / level - 1.0).reshape(b, n_past, P)
+        early = values[origins[:, None] + np.arange(-S, -L)[None, :]] / level - 1.0
         k = len(self.covariates)
         if covs is not None and k:
             c = covs[idx] / 100.0  # (b, L, k)
@@ -335,6 +352,7 @@ class TransformerForecaster(Forecaster):
         f32 = np.float32
         return _Batch(
             scaled.astype(f32),
+            early.astype(f32),
             cov_arr.astype(f32),
             past_cal.astype(f32),
             flag.astype(f32),
@@ -347,7 +365,8 @@ class TransformerForecaster(Forecaster):
     @staticmethod
     def _tensors(
         batch: _Batch, sel: NDArray[np.int64] | slice, cov_keep: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encoder inputs (past and future tokens) and the early history of ``sel``."""
         vals = torch.from_numpy(batch.values[sel])
         covs = torch.from_numpy(batch.covs[sel])
         flag = torch.from_numpy(batch.flag[sel])
@@ -369,7 +388,7 @@ class TransformerForecaster(Forecaster):
         )
         fut_cal = torch.from_numpy(batch.fut_cal[sel])
         fut = torch.cat([fut_cal, z[:, None, :].expand(-1, fut_cal.shape[1], 1)], dim=2)
-        return past, fut
+        return past, fut, torch.from_numpy(batch.early[sel])
 
     @staticmethod
     def _concat(batches: list[_Batch]) -> _Batch:
@@ -378,6 +397,7 @@ class TransformerForecaster(Forecaster):
 
         return _Batch(
             cat("values"),
+            cat("early"),
             cat("covs"),
             cat("past_cal"),
             cat("flag"),
@@ -390,7 +410,7 @@ class TransformerForecaster(Forecaster):
     # ------------------------------------------------------------------ training
     def _fit(self, traces: list[CarbonTrace]) -> None:
         cfg = self.config
-        L, H = cfg.input_hours, cfg.horizon
+        L, H = cfg.skip_hours, cfg.horizon
         fresh = not self._warm
         if fresh:
             self.covariates = tuple(
@@ -409,7 +429,7 @@ class TransformerForecaster(Forecaster):
             train_o = np.arange(L, n - val_h - H + 1, cfg.stride, dtype=np.int64)
             val_o = np.arange(max(L, n - val_h), n - H + 1, max(1, cfg.stride), dtype=np.int64)
             splits.append((tr, train_o, val_o))
-            idx = train_o[:, None] + np.arange(-L, 0)[None, :]
+            idx = train_o[:, None] + np.arange(-cfg.input_hours, 0)[None, :]
             logs.append(np.log(np.maximum(tr.values[idx].mean(axis=1), 1.0)))
         if fresh:
             all_logs = np.concatenate(logs)
@@ -442,8 +462,8 @@ class TransformerForecaster(Forecaster):
         assert train.target is not None
         rng = np.random.default_rng(self.config.seed + 1)
         keep = (rng.random((len(train.values), 1)) >= self.config.cov_dropout).astype(np.float32)
-        past, fut = self._tensors(train, slice(None), torch.from_numpy(keep))
-        x = net.linear_inputs(past, fut).double()
+        past, fut, early = self._tensors(train, slice(None), torch.from_numpy(keep))
+        x = net.linear_inputs(past, fut, early).double()
         y = torch.from_numpy(train.target).double()
         xm, ym = x.mean(0), y.mean(0)
         xc, yc = x - xm, y - ym
@@ -492,12 +512,11 @@ class TransformerForecaster(Forecaster):
             if i == 0:
                 report.best_epoch = rep.best_epoch
         ens = _Ensemble(members).eval()
-        val_past, val_fut = self._tensors(val, slice(None))
+        val_past, val_fut, val_early = self._tensors(val, slice(None))
         assert val.target is not None
+        val_y = torch.from_numpy(val.target)
         with _threads(1), torch.inference_mode():
-            report.best_val_loss = float(
-                self._loss(ens(val_past, val_fut), torch.from_numpy(val.target))
-            )
+            report.best_val_loss = float(self._loss(ens(val_past, val_fut, val_early), val_y))
         report.train_seconds = time.perf_counter() - t0
         self.report = report
         self._net = ens
@@ -531,11 +550,11 @@ class TransformerForecaster(Forecaster):
                 return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac))
 
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-            val_past, val_fut = self._tensors(val, slice(None))
+            val_past, val_fut, val_early = self._tensors(val, slice(None))
             assert val.target is not None and train.target is not None
             val_y = torch.from_numpy(val.target)
             with torch.inference_mode():
-                report.best_val_loss = float(self._loss(net(val_past, val_fut), val_y))
+                report.best_val_loss = float(self._loss(net(val_past, val_fut, val_early), val_y))
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             bad = 0
             for epoch in range(cfg.epochs):
@@ -547,9 +566,9 @@ class TransformerForecaster(Forecaster):
                     keep = torch.from_numpy(
                         (rng.random((sel.size, 1)) >= cfg.cov_dropout).astype(np.float32)
                     )
-                    past, fut = self._tensors(train, sel, keep)
+                    past, fut, early = self._tensors(train, sel, keep)
                     y = torch.from_numpy(train.target[sel])
-                    loss = self._loss(net(past, fut), y)
+                    loss = self._loss(net(past, fut, early), y)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
                     nn.utils.clip_grad_norm_(params, 1.0)
@@ -558,7 +577,7 @@ class TransformerForecaster(Forecaster):
                     total_loss += float(loss.detach()) * sel.size
                 net.eval()
                 with torch.inference_mode():
-                    val_loss = float(self._loss(net(val_past, val_fut), val_y))
+                    val_loss = float(self._loss(net(val_past, val_fut, val_early), val_y))
                 report.history.append((total_loss / n, val_loss))
                 report.epochs_run = epoch + 1
                 if val_loss < report.best_val_loss - 1e-5:
@@ -584,19 +603,19 @@ class TransformerForecaster(Forecaster):
     def _predict_many(self, histories: list[CarbonTrace], horizon: int) -> NDArray[np.float64]:
         assert self._net is not None
         cfg = self.config
-        L = cfg.input_hours
+        S = cfg.skip_hours
         parts = []
         for h in histories:
-            vals = h.values[-L:]
+            vals = h.values[-S:]
             covs = self._cov_matrix(h)
             if covs is not None:
-                covs = covs[-L:]
-            cal = calendar_features(h.end - pd.Timedelta(hours=L), L + cfg.horizon)
-            parts.append(self._windows(vals, covs, cal, np.array([L], dtype=np.int64), False))
+                covs = covs[-S:]
+            cal = calendar_features(h.end - pd.Timedelta(hours=S), S + cfg.horizon)
+            parts.append(self._windows(vals, covs, cal, np.array([S], dtype=np.int64), False))
         batch = self._concat(parts)
-        past, fut = self._tensors(batch, slice(None))
+        past, fut, early = self._tensors(batch, slice(None))
         with _threads(1), torch.inference_mode():
-            y = self._net(past, fut).numpy().astype(np.float64)
+            y = self._net(past, fut, early).numpy().astype(np.float64)
         return np.maximum(batch.level * (1.0 + y[:, :horizon]), 0.0)
 
     # --------------------------------------------------------------- persistence
@@ -644,7 +663,11 @@ class TransformerForecaster(Forecaster):
             info = json.loads(js.read_text())
             if info.get("format") != "cenas-transformer-forecaster":
                 raise ValueError("not a transformer forecaster config")
-            model = cls(TransformerConfig.from_dict(info["config"]))
+            conf = dict(info["config"])
+            # files written before these settings existed: one net, linear path over the window
+            conf.setdefault("skip_hours", conf.get("input_hours", 168))
+            conf.setdefault("members", 1)
+            model = cls(TransformerConfig.from_dict(conf))
             model.covariates = tuple(info["covariates"])
             model.stats = _Stats(**info["stats"])
             model.meta = dict(info.get("meta", {}))
