@@ -118,14 +118,16 @@ def evaluate(
     ] = None,
     train_until: Annotated[
         str | None,
-        typer.Option(help="End (exclusive) of training data [zone: 2023-01-01]."),
+        typer.Option(help="End (exclusive) of training data; default for a zone: 2023-01-01."),
     ] = None,
     test_from: Annotated[
-        str | None, typer.Option(help="Start of the test period [train-until].")
+        str | None, typer.Option(help="Start of the test period; default: --train-until.")
     ] = None,
     test_until: Annotated[
         str | None,
-        typer.Option(help="End (exclusive) of the test period [zone: 2024-01-01; trace: its end]."),
+        typer.Option(
+            help="End (exclusive) of the test period; default: 2024-01-01 or the trace's end."
+        ),
     ] = None,
     horizon: Annotated[int, typer.Option(help="Hours per forecast.")] = 96,
     issue_hour: Annotated[int, typer.Option(help="UTC hour at which forecasts are issued.")] = 0,
@@ -137,7 +139,7 @@ def evaluate(
         typer.Option(help="Write forecasts.csv, metrics.json and a PNG per zone here."),
     ] = None,
     week_start: Annotated[
-        str | None, typer.Option(help="Week plotted in the PNG [first forecast].")
+        str | None, typer.Option(help="Week plotted in the PNG; default: from the first forecast.")
     ] = None,
     pretrained: Annotated[
         bool,

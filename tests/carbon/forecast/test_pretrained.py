@@ -11,6 +11,7 @@ import pytest
 from cenas.carbon import load_bundled
 from cenas.carbon.forecast import (
     ForecastError,
+    TransformerConfig,
     TransformerForecaster,
     load_pretrained,
     pretrained_dir,
@@ -30,6 +31,8 @@ def test_shipped_zones_and_sizes() -> None:
         info = json.loads((pretrained_dir() / f"{zone}.json").read_text())
         assert info["format"] == "cenas-transformer-forecaster"
         assert info["meta"]["train_until"].startswith("2023-01-01")
+        # shipped with the defaults, i.e. what the documented training command produces
+        assert TransformerConfig.from_dict(info["config"]) == TransformerConfig()
 
 
 @pytest.mark.parametrize("zone", REQUIRED)
