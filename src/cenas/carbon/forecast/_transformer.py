@@ -410,7 +410,7 @@ class TransformerForecaster(Forecaster):
     # ------------------------------------------------------------------ training
     def _fit(self, traces: list[CarbonTrace]) -> None:
         cfg = self.config
-        L, H = cfg.skip_hours, cfg.horizon
+        S, H = cfg.skip_hours, cfg.horizon  # S: all the history one sample reads
         fresh = not self._warm
         if fresh:
             self.covariates = tuple(
@@ -420,14 +420,14 @@ class TransformerForecaster(Forecaster):
         logs = []
         for tr in traces:
             n = len(tr)
-            val_h = min(cfg.val_days * 24, max(H, (n - L) // 5))
-            need = L + H + val_h + 24
+            val_h = min(cfg.val_days * 24, max(H, (n - S) // 5))
+            need = S + H + val_h + 24
             if n < need:
                 raise ForecastError(
                     f"transformer: training trace {tr.zone} has {n} h, needs at least {need} h"
                 )
-            train_o = np.arange(L, n - val_h - H + 1, cfg.stride, dtype=np.int64)
-            val_o = np.arange(max(L, n - val_h), n - H + 1, max(1, cfg.stride), dtype=np.int64)
+            train_o = np.arange(S, n - val_h - H + 1, cfg.stride, dtype=np.int64)
+            val_o = np.arange(max(S, n - val_h), n - H + 1, max(1, cfg.stride), dtype=np.int64)
             splits.append((tr, train_o, val_o))
             idx = train_o[:, None] + np.arange(-cfg.input_hours, 0)[None, :]
             logs.append(np.log(np.maximum(tr.values[idx].mean(axis=1), 1.0)))
