@@ -1,0 +1,21 @@
+"""Image data: CIFAR-10/100 from local copies, the packaged subset, the NB201 pipeline."""
+
+from cenas.datasets._types import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    BatchLoader,
+    ImageSet,
+    augment,
+    normalize,
+    train_val_split,
+)
+
+__all__ = [
+    "CIFAR_MEAN",
+    "CIFAR_STD",
+    "BatchLoader",
+    "ImageSet",
+    "augment",
+    "normalize",
+    "train_val_split",
+]
