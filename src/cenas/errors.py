@@ -19,8 +19,12 @@ class ConfigError(CenasError):
     """An invalid configuration value."""
 
 
+class DataError(CenasError):
+    """An image data set (CIFAR folder, archive or batch file) that is missing or malformed."""
+
+
 class StudyError(CenasError):
     """A study database that is missing, corrupt or belongs to another program."""
 
 
-__all__ = ["CenasError", "ConfigError", "StudyError", "TraceError"]
+__all__ = ["CenasError", "ConfigError", "DataError", "StudyError", "TraceError"]
