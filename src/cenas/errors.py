@@ -23,8 +23,12 @@ class DataError(CenasError):
     """An image data set (CIFAR folder, archive or batch file) that is missing or malformed."""
 
 
+class CheckpointError(CenasError):
+    """A training checkpoint that cannot be read or belongs to another job."""
+
+
 class StudyError(CenasError):
     """A study database that is missing, corrupt or belongs to another program."""
 
 
-__all__ = ["CenasError", "ConfigError", "DataError", "StudyError", "TraceError"]
+__all__ = ["CenasError", "CheckpointError", "ConfigError", "DataError", "StudyError", "TraceError"]
