@@ -1,0 +1,695 @@
+"""Train one NAS-Bench-201 cell with NAS-Bench-201's recipe, resumably.
+
+Dong & Yang, "NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture
+Search", ICLR 2020 (Table 1 of the paper lists the recipe): SGD with Nesterov momentum 0.9,
+learning rate 0.1 annealed to 0 by a cosine over the whole run and updated every iteration,
+weight decay 5e-4, batch 256, 200 epochs, cross-entropy loss, random crop with 4 pixels of
+padding and horizontal flips. NAS-Bench-201 also reports a 12-epoch schedule (the cosine
+ends at epoch 12), which CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024) uses as its
+low-fidelity estimate; :meth:`TrainConfig.low_fidelity` is that schedule.
+
+A job writes a checkpoint after every epoch (model, optimiser, scheduler, the epoch, the
+history, the configuration) by writing a temporary file and renaming it over the old one,
+so a job killed at any point resumes from its last completed epoch. Batch order and
+augmentation are a pure function of ``(seed, epoch)`` (:class:`cenas.datasets.BatchLoader`)
+and the global RNG is re-seeded at each epoch, so on CPU, where deterministic algorithms are
+enforced, a resumed job ends with exactly the weights, loss and accuracy of an uninterrupted
+one. A loss that becomes NaN or infinite ends the job with status ``failed`` and the epoch
+and step recorded; the checkpoint keeps the last good epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cenas.datasets import BatchLoader, ImageSet
+from cenas.errors import CheckpointError, ConfigError, DataError
+from cenas.nn import build_nb201, count_params, parse_arch
+from cenas.space import NB201Space
+
+CHECKPOINT_NAME = "checkpoint.pt"
+"""File name of a job's checkpoint inside its ``checkpoint_dir``."""
+
+CHECKPOINT_FORMAT = "cenas-train-checkpoint"
+CHECKPOINT_VERSION = 1
+
+_EVAL_ONLY_FIELDS = frozenset({"eval_each_epoch", "eval_batch_size"})
+"""Config fields that do not change the training trajectory (a checkpoint may differ in them)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train a cell; the defaults are NAS-Bench-201's 200-epoch recipe.
+
+    Attributes:
+        epochs: Epochs of the schedule; the cosine reaches 0 at the end of the last one.
+        batch_size: Training images per step (the last, smaller batch is kept).
+        lr: Initial learning rate.
+        momentum: SGD momentum.
+        nesterov: Nesterov momentum.
+        weight_decay: L2 weight decay, applied to every parameter as in NAS-Bench-201.
+        augment: NAS-Bench-201's random crop and flip on the training images.
+        channels: ``C``, channels of the first stage (16 in the benchmark).
+        cells_per_stage: ``N``, cells per stage (5 in the benchmark).
+        seed: Seed of initialisation, batch order and augmentation.
+        eval_each_epoch: Also evaluate validation (and test) accuracy after every epoch.
+        eval_batch_size: Images per evaluation batch (does not change the results).
+    """
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    augment: bool = True
+    channels: int = 16
+    cells_per_stage: int = 5
+    seed: int = 0
+    eval_each_epoch: bool = False
+    eval_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "channels", "cells_per_stage", "eval_batch_size"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ConfigError(f"TrainConfig.{name}: must be a positive integer, got {value!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
+            raise ConfigError(
+                f"TrainConfig.seed: must be an integer in [0, 2**31), got {self.seed!r}"
+            )
+        if not _is_real(self.lr) or not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"TrainConfig.lr: must be a positive finite number, got {self.lr!r}")
+        if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
+            raise ConfigError(f"TrainConfig.momentum: must be in [0, 1), got {self.momentum!r}")
+        if not _is_real(self.weight_decay) or not (
+            math.isfinite(self.weight_decay) and self.weight_decay >= 0
+        ):
+            raise ConfigError(
+                "TrainConfig.weight_decay: must be a non-negative finite number, "
+                f"got {self.weight_decay!r}"
+            )
+        for name in ("nesterov", "augment", "eval_each_epoch"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"TrainConfig.{name}: must be true or false, got {getattr(self, name)!r}"
+                )
+        if self.nesterov and self.momentum == 0:
+            raise ConfigError("TrainConfig.nesterov: Nesterov momentum needs momentum > 0")
+
+    @classmethod
+    def low_fidelity(cls, **overrides: Any) -> TrainConfig:
+        """NAS-Bench-201's 12-epoch schedule (the cosine ends at epoch 12), else the defaults.
+
+        Args:
+            **overrides: Any other field (``epochs`` too).
+        """
+        values: dict[str, Any] = {"epochs": 12}
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """A config from :meth:`to_dict` output.
+
+        Raises:
+            ConfigError: For an unknown key or an invalid value.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"TrainConfig: unknown field {unknown[0]!r}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-safe dictionary."""
+        return dataclasses.asdict(self)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What a ``progress`` callback receives: after every step, and once at each epoch end.
+
+    Attributes:
+        epoch: The epoch in progress, from 1.
+        epochs: Epochs of the schedule.
+        step: Steps done in this epoch.
+        steps_per_epoch: Steps in one epoch.
+        epoch_done: True for the event that closes an epoch (its record is in ``record``).
+        record: The epoch's history record when ``epoch_done``.
+    """
+
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    epoch_done: bool = False
+    record: dict[str, Any] | None = None
+
+
+@dataclass
+class TrainResult:
+    """What one training job produced.
+
+    Accuracies are percentages (as NAS-Bench-201 reports them); ``None`` where not measured
+    (no such set, or the job did not complete). Times cover every epoch the job ran, over
+    all the sessions it was resumed in, except ``wall_seconds`` (this call only).
+
+    Attributes:
+        arch: The cell as an ``arch_str``.
+        status: ``completed``, ``stopped`` (ended by ``max_epochs`` before the schedule's
+            end) or ``failed`` (the loss became NaN or infinite).
+        epochs: Epochs of the schedule.
+        epochs_completed: Epochs done (and checkpointed, with a checkpoint directory).
+        val_acc: Validation accuracy at the end.
+        test_acc: Test accuracy at the end.
+        train_loss: Mean training loss of the last completed epoch.
+        val_loss: Mean validation loss at the end.
+        test_loss: Mean test loss at the end.
+        wall_seconds: Seconds this call took (loading, training, evaluation).
+        train_seconds: Seconds of all completed epochs (training only).
+        epoch_seconds: Seconds of each completed epoch, in order.
+        images_per_second: Training images per second over the completed epochs.
+        params: Trainable parameters of the network.
+        device: The device it trained on.
+        resumed_from: Epochs completed before this call (0 for a fresh job).
+        reason: Why the job failed, in words (``""`` otherwise).
+        failure: ``{"epoch", "step", "loss"}`` of the first non-finite loss, else ``None``.
+        history: One record per completed epoch (loss, training accuracy, seconds, learning
+            rate, and accuracies when evaluated each epoch).
+        config: The :class:`TrainConfig` as a dictionary.
+        model: The trained network (not stored by :meth:`to_dict`).
+    """
+
+    arch: str
+    status: str
+    epochs: int
+    epochs_completed: int
+    val_acc: float | None
+    test_acc: float | None
+    train_loss: float | None
+    val_loss: float | None
+    test_loss: float | None
+    wall_seconds: float
+    train_seconds: float
+    epoch_seconds: list[float]
+    images_per_second: float
+    params: int
+    device: str
+    resumed_from: int
+    reason: str
+    failure: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    config: dict[str, Any]
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field but the model, JSON-safe (non-finite numbers become strings)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
+        return _json_safe(out)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def cosine_factor(step: int, total_steps: int) -> float:
+    """The cosine schedule's multiplier of the initial rate after ``step`` of ``total_steps``.
+
+    It is 1 at step 0 and exactly 0 at ``total_steps``: the last iteration's update leaves
+    the rate at 0, as NAS-Bench-201's per-iteration cosine does.
+    """
+    if step >= total_steps:
+        return 0.0
+    return 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A ``torch.device`` from ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a device.
+
+    Raises:
+        ConfigError: For an unknown device, or CUDA on a machine without it.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device: unknown device {device!r}") from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device: must be cpu or cuda, got {device!r}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: {device!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device: {device!r} requested but only {torch.cuda.device_count()} GPU(s) exist"
+            )
+    return dev
+
+
+def data_fingerprint(data: ImageSet) -> str:
+    """A BLAKE2 digest of the images, labels and data set name (checkpoints record it)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(data.dataset.encode())
+    h.update(str(tuple(data.images.shape)).encode())
+    h.update(data.images.detach().cpu().contiguous().numpy().tobytes())
+    h.update(data.labels.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _numerics(device: torch.device) -> Iterator[None]:
+    """Deterministic algorithms on CPU; cuDNN autotuning on CUDA; restored afterwards."""
+    det = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    bench = torch.backends.cudnn.benchmark
+    try:
+        if device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+        else:
+            torch.backends.cudnn.benchmark = True
+        yield
+    finally:
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = bench
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + 7919 * (epoch + 1)) % (2**63 - 1)
+
+
+def _check_data(data: ImageSet, name: str, num_classes: int | None = None) -> None:
+    images = data.images
+    if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+        raise DataError(
+            f"{name}: images must be uint8 (N, 3, H, W), got {images.dtype} {tuple(images.shape)}"
+        )
+    if images.shape[0] == 0:
+        raise DataError(f"{name}: holds no images")
+    if tuple(data.labels.shape) != (images.shape[0],):
+        raise DataError(
+            f"{name}: labels of shape {tuple(data.labels.shape)} for {len(images)} images"
+        )
+    if data.labels.dtype != torch.int64:
+        raise DataError(f"{name}: labels must be int64, got {data.labels.dtype}")
+    if num_classes is not None and data.num_classes != num_classes:
+        raise DataError(f"{name}: {data.num_classes} classes, the training set has {num_classes}")
+
+
+class _Job:
+    """The state of one training job: network, optimiser, scheduler, loaders, history."""
+
+    def __init__(
+        self,
+        arch: str,
+        train_set: ImageSet,
+        config: TrainConfig,
+        device: torch.device,
+    ) -> None:
+        self.arch = arch
+        self.config = config
+        self.device = device
+        self.cuda = device.type == "cuda"
+        torch.manual_seed(config.seed)
+        model = build_nb201(arch, config.channels, config.cells_per_stage, train_set.num_classes)
+        self.params = count_params(model)
+        model = model.to(device)
+        if self.cuda:
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.model = model
+        self.optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+        self.loader = BatchLoader(
+            train_set,
+            config.batch_size,
+            shuffle=True,
+            augment=config.augment,
+            seed=config.seed,
+            device=device,
+            channels_last=self.cuda,
+        )
+        self.steps_per_epoch = len(self.loader)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        total = self.total_steps
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: cosine_factor(step, total)
+        )
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.cuda:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # ---------------------------------------------------------------- checkpoints
+    def header(self, fingerprint: str) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "arch": self.arch,
+            "config": self.config.to_dict(),
+            "data": fingerprint,
+        }
+
+    def save(self, path: Path, fingerprint: str) -> None:
+        state = self.header(fingerprint)
+        state.update(
+            {
+                "epoch": self.epoch,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "history": self.history,
+            }
+        )
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def load(self, path: Path, fingerprint: str) -> None:
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:  # a truncated or foreign file: any unpickling error
+            raise CheckpointError(f"{path}: not a readable training checkpoint ({exc})") from exc
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path}: not a cenas training checkpoint")
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise CheckpointError(
+                f"{path}: checkpoint version {state.get('version')!r}, "
+                f"this cenas reads {CHECKPOINT_VERSION}"
+            )
+        if state["arch"] != self.arch:
+            raise CheckpointError(f"{path}: checkpoint of cell {state['arch']}, not {self.arch}")
+        ours = self.config.to_dict()
+        theirs = state["config"]
+        for key in sorted(set(ours) | set(theirs)):
+            if key in _EVAL_ONLY_FIELDS:
+                continue
+            if ours.get(key) != theirs.get(key):
+                raise CheckpointError(
+                    f"{path}: checkpoint has {key}={theirs.get(key)!r}, "
+                    f"this job has {key}={ours.get(key)!r}"
+                )
+        if state["data"] != fingerprint:
+            raise CheckpointError(f"{path}: checkpoint was trained on other training images")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+
+    # ---------------------------------------------------------------- training
+    def train_epoch(
+        self, progress: Callable[[TrainProgress], None] | None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """One epoch; returns ``(record, None)`` or ``(None, failure)``."""
+        epoch = self.epoch
+        torch.manual_seed(_epoch_seed(self.config.seed, epoch))
+        self.model.train()
+        check_every = 25 if self.cuda else 1
+        losses: list[torch.Tensor] = []
+        sizes: list[int] = []
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        checked = 0
+        t0 = time.perf_counter()
+        for step, (x, y) in enumerate(self.loader.epoch(epoch), start=1):
+            self.optimizer.zero_grad(set_to_none=True)
+            with self.autocast():
+                logits = self.model(x)
+                loss = self.loss_fn(logits.float(), y)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            losses.append(loss.detach())
+            sizes.append(int(y.shape[0]))
+            correct += (logits.detach().argmax(1) == y).sum()
+            if step % check_every == 0 or step == self.steps_per_epoch:
+                failure = self._first_nonfinite(losses, checked, epoch)
+                if failure is not None:
+                    return None, failure
+                checked = len(losses)
+            if progress is not None:
+                progress(TrainProgress(epoch + 1, self.config.epochs, step, self.steps_per_epoch))
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - t0
+        loss_values = torch.stack(losses).double().cpu()
+        n = sum(sizes)
+        mean_loss = float((loss_values * torch.tensor(sizes, dtype=torch.float64)).sum() / n)
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": mean_loss,
+            "train_acc": 100.0 * int(correct.item()) / n,
+            "seconds": seconds,
+            "images": n,
+            "lr_end": float(self.optimizer.param_groups[0]["lr"]),
+        }
+        return record, None
+
+    def _first_nonfinite(
+        self, losses: list[torch.Tensor], start: int, epoch: int
+    ) -> dict[str, Any] | None:
+        recent = torch.stack(losses[start:])
+        bad = ~torch.isfinite(recent)
+        if not bool(bad.any()):
+            return None
+        i = int(torch.nonzero(bad).flatten()[0]) + start
+        value = float(losses[i])
+        return {
+            "epoch": epoch + 1,
+            "step": i + 1,
+            "global_step": epoch * self.steps_per_epoch + i + 1,
+            "loss": repr(value),
+        }
+
+    @torch.no_grad()
+    def evaluate(self, data: ImageSet) -> tuple[float, float]:
+        """``(accuracy %, mean loss)`` of the network in evaluation mode on ``data``."""
+        self.model.eval()
+        loader = BatchLoader(
+            data,
+            self.config.eval_batch_size,
+            shuffle=False,
+            augment=False,
+            device=self.device,
+            channels_last=self.cuda,
+        )
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        for x, y in loader.epoch(0):
+            with self.autocast():
+                logits = self.model(x).float()
+            correct += (logits.argmax(1) == y).sum()
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").double()
+        n = len(data)
+        return 100.0 * int(correct.item()) / n, float(loss_sum.item()) / n
+
+
+def train(
+    arch: str | int | tuple[int, ...] | list[int],
+    train_set: ImageSet,
+    val_set: ImageSet | None,
+    config: TrainConfig | None = None,
+    device: str | torch.device = "cpu",
+    checkpoint_dir: str | Path | None = None,
+    test_set: ImageSet | None = None,
+    progress: Callable[[TrainProgress], None] | None = None,
+    max_epochs: int | None = None,
+) -> TrainResult:
+    """Train one cell's NAS-Bench-201 network and measure it.
+
+    Builds ``cenas.nn.build_nb201(arch, config.channels, config.cells_per_stage,
+    train_set.num_classes)`` under ``torch.manual_seed(config.seed)`` and trains it with
+    ``config`` (NAS-Bench-201's recipe by default). On CPU deterministic algorithms are
+    enforced (and the previous setting restored afterwards); on CUDA the network and batches
+    are channels-last and run under bfloat16 autocast.
+
+    With ``checkpoint_dir``, a checkpoint is written there after every epoch, atomically,
+    and a job that finds one resumes from it: on CPU it then ends with exactly the weights,
+    loss and accuracy of an uninterrupted run. A finished job's checkpoint is only
+    re-evaluated.
+
+    Args:
+        arch: The cell (an ``arch_str``, an enumeration index or six operation indices).
+        train_set: Training images.
+        val_set: Validation images, evaluated at the end (``None`` for none).
+        config: The recipe; ``TrainConfig()`` (200 epochs) if ``None``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
+        checkpoint_dir: Directory of the job's checkpoint (created if missing).
+        test_set: Test images, evaluated at the end when given.
+        progress: Called after every training step and at every epoch end.
+        max_epochs: Stop once this many epochs (counted from the job's start, resumed
+            epochs included) are done, with status ``stopped``; the job can be resumed later.
+
+    Returns:
+        The :class:`TrainResult`. A non-finite loss gives status ``failed``, not an error.
+
+    Raises:
+        ConfigError: For a bad cell, device or ``max_epochs``.
+        DataError: For a data set that is not ``uint8`` images with matching labels.
+        CheckpointError: For a checkpoint that is unreadable or belongs to another cell,
+            config or training set.
+    """
+    t_start = time.perf_counter()
+    config = config if config is not None else TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    try:
+        arch_str = NB201Space().to_str(parse_arch(arch))
+    except ValueError as exc:
+        raise ConfigError(f"arch: {exc}") from exc
+    dev = resolve_device(device)
+    if max_epochs is not None and (not _is_int(max_epochs) or max_epochs < 1):
+        raise ConfigError(f"max_epochs: must be a positive integer, got {max_epochs!r}")
+    _check_data(train_set, "train_set")
+    if val_set is not None:
+        _check_data(val_set, "val_set", train_set.num_classes)
+    if test_set is not None:
+        _check_data(test_set, "test_set", train_set.num_classes)
+
+    ckpt: Path | None = None
+    fingerprint = ""
+    if checkpoint_dir is not None:
+        directory = Path(checkpoint_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"checkpoint_dir: cannot create {directory} ({exc})") from exc
+        ckpt = directory / CHECKPOINT_NAME
+        fingerprint = data_fingerprint(train_set)
+
+    with _numerics(dev):
+        job = _Job(arch_str, train_set, config, dev)
+        if ckpt is not None and ckpt.exists():
+            job.load(ckpt, fingerprint)
+        resumed_from = job.epoch
+        stop_at = config.epochs if max_epochs is None else min(max_epochs, config.epochs)
+        failure: dict[str, Any] | None = None
+        while job.epoch < stop_at:
+            record, failure = job.train_epoch(progress)
+            if record is None:
+                break
+            if config.eval_each_epoch:
+                _evaluate_into(job, record, val_set, test_set)
+            job.history.append(record)
+            job.epoch += 1
+            if ckpt is not None:
+                job.save(ckpt, fingerprint)
+            if progress is not None:
+                progress(
+                    TrainProgress(
+                        job.epoch,
+                        config.epochs,
+                        job.steps_per_epoch,
+                        job.steps_per_epoch,
+                        epoch_done=True,
+                        record=record,
+                    )
+                )
+
+        if failure is not None:
+            status = "failed"
+            reason = (
+                f"loss became {failure['loss']} at epoch {failure['epoch']}, "
+                f"step {failure['step']} of {job.steps_per_epoch}"
+            )
+        elif job.epoch < config.epochs:
+            status, reason = "stopped", ""
+        else:
+            status, reason = "completed", ""
+        accs: dict[str, float | None] = {
+            "val_acc": None,
+            "val_loss": None,
+            "test_acc": None,
+            "test_loss": None,
+        }
+        if status == "completed":
+            for name, data in (("val", val_set), ("test", test_set)):
+                if data is not None:
+                    acc, loss = job.evaluate(data)
+                    accs[f"{name}_acc"], accs[f"{name}_loss"] = acc, loss
+
+    epoch_seconds = [float(r["seconds"]) for r in job.history]
+    train_seconds = sum(epoch_seconds)
+    images = sum(int(r["images"]) for r in job.history)
+    return TrainResult(
+        arch=arch_str,
+        status=status,
+        epochs=config.epochs,
+        epochs_completed=job.epoch,
+        val_acc=accs["val_acc"],
+        test_acc=accs["test_acc"],
+        train_loss=float(job.history[-1]["train_loss"]) if job.history else None,
+        val_loss=accs["val_loss"],
+        test_loss=accs["test_loss"],
+        wall_seconds=time.perf_counter() - t_start,
+        train_seconds=train_seconds,
+        epoch_seconds=epoch_seconds,
+        images_per_second=images / train_seconds if train_seconds > 0 else 0.0,
+        params=job.params,
+        device=str(dev),
+        resumed_from=resumed_from,
+        reason=reason,
+        failure=failure,
+        history=job.history,
+        config=config.to_dict(),
+        model=job.model,
+    )
+
+
+def _evaluate_into(
+    job: _Job, record: dict[str, Any], val_set: ImageSet | None, test_set: ImageSet | None
+) -> None:
+    """Add per-epoch accuracies to ``record`` and return the network to training mode."""
+    for name, data in (("val", val_set), ("test", test_set)):
+        if data is not None:
+            acc, loss = job.evaluate(data)
+            record[f"{name}_acc"], record[f"{name}_loss"] = acc, loss
+    job.model.train()
+
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "TrainConfig",
+    "TrainProgress",
+    "TrainResult",
+    "cosine_factor",
+    "data_fingerprint",
+    "resolve_device",
+    "train",
+]
