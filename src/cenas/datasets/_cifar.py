@@ -321,7 +321,7 @@ def _load_tar(
             f"{label}: not a readable tar archive ({_one_line(exc)}); {_EXPECTED}"
         ) from None
     root = _tar_root(label, dirs, dataset)
-    if root is not None and root[-1] in batch_names:
+    if root and root[-1] in batch_names:
         return _load_tar_batches(label, root, blobs, dataset, split)
     if root is None:
         if not files and not dirs:
