@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
+import math
 import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +81,24 @@ class StudyConfig:
     power: PowerModel = field(default_factory=PowerModel)
 
     def validate(self) -> StudyConfig:
-        """Check every field; raise :class:`ConfigError` with a one-line message."""
+        """Check every field; raise :class:`ConfigError` with a one-line message.
+
+        Types are checked first (see :func:`check_types`); an integer given for a float
+        field is stored as a float.
+        """
         from cenas.bench import parse_task_name
+
+        for f in dataclasses.fields(self):
+            if f.name != "power":
+                value = _check_value(f.name, getattr(self, f.name), _hints()[f.name], "config")
+                setattr(self, f.name, value)
+        if not isinstance(self.power, PowerModel):
+            raise ConfigError(
+                f"config: power: expected a table of {', '.join(_power_keys())}, "
+                f"got {_show(self.power)}"
+            )
+        for f in dataclasses.fields(self.power):
+            _check_value(f"power.{f.name}", getattr(self.power, f.name), float, "config")
         from cenas.engine.evaluators import ESTIMATORS
         from cenas.policy.registry import POLICIES
 
@@ -146,7 +168,7 @@ class StudyConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}")
-        values = dict(data)
+        values = check_types(data, source)
         if isinstance(values.get("power"), dict):
             try:
                 values["power"] = PowerModel(**values["power"])
@@ -156,6 +178,99 @@ class StudyConfig:
             return cls(**values)
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+
+
+@functools.cache
+def _hints() -> dict[str, Any]:
+    return typing.get_type_hints(StudyConfig)
+
+
+def _power_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(PowerModel)]
+
+
+def _show(value: object) -> str:
+    """A value as the user wrote it in TOML (booleans lower case, strings quoted)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _check_value(key: str, value: object, hint: Any, source: str) -> Any:
+    """``value`` checked against the declared type ``hint`` (and an int made a float).
+
+    A boolean is not a number here, a float is not an integer (``2.0`` for a GPU count is
+    refused), and a float must be finite. ``None`` is accepted where the type is optional.
+
+    Raises:
+        ConfigError: ``<source>: <key>: expected <type>, got <value>``.
+    """
+    optional = False
+    base = hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        base = args[0]
+    if value is None and optional:
+        return None
+    if base is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(float(value)):  # type: ignore[arg-type]
+            raise ConfigError(f"{source}: {key}: expected a finite number, got {_show(value)}")
+        if ok:
+            value = float(value)  # type: ignore[arg-type]
+    elif base is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, base)
+    if not ok:
+        want = _TYPE_NAMES.get(base, getattr(base, "__name__", str(base)))
+        if optional:
+            want += " (or leave the key out)"
+        raise ConfigError(f"{source}: {key}: expected {want}, got {_show(value)}")
+    return value
+
+
+def check_types(data: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
+    """Check each value of a config dictionary against :class:`StudyConfig`'s declared types.
+
+    Keys must be fields of :class:`StudyConfig`; ``power`` is a table of
+    :class:`~cenas.engine.energy.PowerModel` fields, checked key by key. Integers given for
+    float fields become floats.
+
+    Returns:
+        A copy of ``data`` with the values checked (and ints in float fields converted).
+
+    Raises:
+        ConfigError: One line naming the key, the value and the expected type.
+    """
+    hints = _hints()
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key != "power":
+            out[key] = _check_value(key, value, hints[key], source)
+            continue
+        if isinstance(value, PowerModel):
+            value = dataclasses.asdict(value)
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"{source}: power: expected a table of {', '.join(_power_keys())}, "
+                f"got {_show(value)}"
+            )
+        unknown = sorted(set(value) - set(_power_keys()))
+        if unknown:
+            raise ConfigError(f"{source}: unknown key 'power.{unknown[0]}'")
+        out[key] = {k: _check_value(f"power.{k}", v, float, source) for k, v in value.items()}
+    return out
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -174,4 +289,11 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return dict(data.get("study", data))
 
 
-__all__ = ["DEFAULT_BUDGET_G", "DEFAULT_START", "DEFAULT_ZONE", "StudyConfig", "load_config_file"]
+__all__ = [
+    "DEFAULT_BUDGET_G",
+    "DEFAULT_START",
+    "DEFAULT_ZONE",
+    "StudyConfig",
+    "check_types",
+    "load_config_file",
+]

@@ -9,6 +9,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cenas.errors import CenasError
 
@@ -38,14 +39,54 @@ def _register() -> None:
     _search.register(app)
 
 
+def _fail(message: str, code: int = 2) -> None:
+    text = escape(" ".join(message.split()))  # one line; brackets in it are not markup
+    _err.print(f"[bold red]error:[/] {text}", highlight=False)
+    sys.exit(code)
+
+
+def _given(args: list[str], opts: list[str]) -> str | None:
+    """The value given on the command line for an option named by any of ``opts``."""
+    for i, arg in enumerate(args):
+        for opt in opts:
+            if arg == opt and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(opt + "="):
+                return arg[len(opt) + 1 :]
+    return None
+
+
+def _usage_line(exc: typer.TyperException, args: list[str]) -> str:
+    """One line for a flag click could not parse: the flag, the value and what it expects."""
+    ctx = getattr(exc, "ctx", None)
+    where = f"see {ctx.command_path} --help" if ctx is not None else "see cenas --help"
+    param = getattr(exc, "param", None)
+    opts = list(getattr(param, "opts", []) or [])
+    if opts:
+        value = _given(args, opts)
+        got = "" if value is None else f"got {value!r}; "
+        return f"{'/'.join(opts)}: {exc.message} ({got}{where})"
+    return f"{exc.format_message()} ({where})"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``cenas`` script."""
+    """Entry point of the ``cenas`` script.
+
+    Bad input, whether a flag click cannot parse (``--budget-g abc``, an unknown option) or
+    a :class:`~cenas.errors.CenasError`, prints one ``error:`` line and exits with code 2.
+    """
     _register()
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=args, prog_name="cenas", standalone_mode=False)
     except CenasError as exc:
-        _err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
+        _fail(str(exc))
+    except typer.TyperException as exc:  # click's usage errors: bad or unknown flags
+        _fail(_usage_line(exc, args), getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        _fail("aborted", 1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 __all__ = ["app", "main"]

@@ -1,0 +1,106 @@
+"""Bad input and damaged state (issue 15): one line, exit code 2, nothing left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cenas.cli import main
+from cenas.config import StudyConfig
+from cenas.errors import ConfigError
+
+FAST = ["--hours", "4", "--gpus", "2", "--optimizer", "random", "--quiet"]
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run the ``cenas`` entry point; return its exit code and its output (stdout + stderr)."""
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def one_line(out: str) -> str:
+    """The single non-blank line of ``out`` (fails if there are more)."""
+    lines = [line for line in out.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, out
+    assert "Traceback" not in out
+    return lines[0]
+
+
+# ------------------------------------------------------------------ 1. types
+@pytest.mark.parametrize(
+    ("toml", "fragments"),
+    [
+        ("hours = true", ("hours", "expected an integer", "got true")),
+        ("gpus = 2.5", ("gpus", "expected an integer", "got 2.5")),
+        ("gpus = 2.0", ("gpus", "expected an integer", "got 2.0")),
+        ('seed = "abc"', ("seed", "expected an integer", 'got "abc"')),
+        ('budget_g = "lots"', ("budget_g", "expected a number", 'got "lots"')),
+        ("budget_g = nan", ("budget_g", "expected a finite number", "got nan")),
+        ("step_hours = false", ("step_hours", "expected a number", "got false")),
+        ("trace = 5", ("trace", "expected a string", "got 5")),
+        ("policy = 3", ("policy", "expected a string", "got 3")),
+        ("power = 300", ("power", "expected a table", "got 300")),
+        ('[power]\ntrain_w = "hot"', ("power.train_w", "expected a number", 'got "hot"')),
+        ("[power]\nidle_w = true", ("power.idle_w", "expected a number", "got true")),
+        ("[power]\nfan_w = 3.0", ("power.fan_w", "unknown key")),
+    ],
+)
+def test_toml_wrong_types_one_line_nothing_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, fragments: tuple[str, ...]
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml + "\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    code, out = run_cli(
+        ["search", "--config", str(cfg), "--runs-dir", str(runs), "--name", "s", "--quiet"],
+        capsys,
+    )
+    line = one_line(out)
+    assert code == 2, out
+    assert line.startswith(f"error: {cfg}: "), line
+    for fragment in fragments:
+        assert fragment in line, line
+    assert not runs.exists()
+
+
+def test_int_for_float_is_accepted_and_stored_as_float() -> None:
+    cfg = StudyConfig.from_dict({"budget_g": 5000, "speedup": 2, "power": {"train_w": 250}})
+    assert cfg.budget_g == 5000.0 and isinstance(cfg.budget_g, float)
+    assert isinstance(cfg.speedup, float) and cfg.power.train_w == 250.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [("hours", True, "an integer"), ("gpus", 3.0, "an integer"), ("seed", "1", "an integer")],
+)
+def test_python_api_types_checked(field: str, value: object, expected: str) -> None:
+    cfg = StudyConfig(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=f"^config: {field}: expected {expected}, got "):
+        cfg.validate()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--budget-g", "abc"], ("--budget-g", "'abc'", "number")),
+        (["--hours", "1.5"], ("--hours", "'1.5'", "integer")),
+        (["--seed", "x"], ("--seed", "'x'", "integer")),
+        (["--warp-drive"], ("--warp-drive",)),
+    ],
+)
+def test_flags_with_wrong_type_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], fragments: tuple[str, ...]
+) -> None:
+    code, out = run_cli(["search", "--runs-dir", str(tmp_path / "runs"), *args], capsys)
+    line = one_line(out)
+    assert code == 2
+    assert line.startswith("error: "), line
+    for fragment in fragments:
+        assert fragment in line, line
+    assert not (tmp_path / "runs").exists()
