@@ -40,7 +40,9 @@ class StudyConfig:
         step_hours: Hours per scheduling step.
         budget_g: Carbon budget in grams (``None``: unlimited).
         policy: Allocation policy name.
-        estimator: Estimator name.
+        estimator: Estimator name (see :data:`cenas.engine.evaluators.ESTIMATORS`);
+            ``one-shot`` and ``few-shot`` need a CIFAR-10 task, ``zero-cost:<proxy>`` a proxy
+            table that covers every cell.
         optimizer: Optimiser name.
         seed: Seed of everything random.
         queue_capacity: Candidate-queue bound (``None``: 4 per GPU).
@@ -99,7 +101,8 @@ class StudyConfig:
             )
         for f in dataclasses.fields(self.power):
             _check_value(f"power.{f.name}", getattr(self.power, f.name), float, "config")
-        from cenas.engine.evaluators import ESTIMATORS
+        from cenas.bench import get_task
+        from cenas.engine.evaluators import check_estimator
         from cenas.policy.registry import POLICIES
 
         try:
@@ -120,10 +123,7 @@ class StudyConfig:
             raise ConfigError(
                 f"policy: unknown {self.policy!r}; choose one of {', '.join(POLICIES)}"
             )
-        if self.estimator not in ESTIMATORS:
-            raise ConfigError(
-                f"estimator: unknown {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}"
-            )
+        check_estimator(self.estimator, get_task(self.task))
         if self.kind not in ("direct", "lca"):
             raise ConfigError(f"kind: must be 'direct' or 'lca', got {self.kind!r}")
         if self.signal not in ("auto", "actual", "forecast"):

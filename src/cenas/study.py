@@ -263,6 +263,7 @@ class Study:
         self.config = config
         self.conn = conn
         self.engine: Engine | None = None
+        self._built: Engine | None = None  # the engine create() built, until run() takes it
 
     @property
     def db_path(self) -> Path:
@@ -273,14 +274,20 @@ class Study:
     def create(cls, directory: str | Path, config: StudyConfig) -> Study:
         """Start a new study in ``directory`` (which must not hold one).
 
+        Everything is checked before anything is written: the config, the window, and the
+        engine itself is built (optimiser, policy, estimator, forecaster), so a study folder
+        exists only once the study can run; :meth:`run` then uses that engine.
+
         Raises:
             StudyError: If a study already exists there.
+            CenasError: If any option is invalid (nothing is created then).
         """
         config.validate()
         resolve_trace(config)  # the window must fit before anything is written
         path = Path(directory)
         if (path / "study.db").exists():
             raise StudyError(f"{path}: a study already exists there; resume it or pick a new name")
+        engine = build_engine(config)  # fails here, before the folder exists, if it cannot run
         path.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path / "study.db")
         conn.executescript(_SCHEMA)
@@ -298,7 +305,9 @@ class Study:
                     ("status", "running"),
                 ],
             )
-        return cls(path, config, conn)
+        study = cls(path, config, conn)
+        study._built = engine
+        return study
 
     @classmethod
     def open(cls, directory: str | Path) -> Study:
@@ -358,7 +367,11 @@ class Study:
             if progress is not None:
                 progress(record, engine)
 
-        engine = engine_factory(self.config, on_step=on_step)
+        if self._built is not None and not stored and engine_factory is build_engine:
+            engine, self._built = self._built, None
+            engine.on_step = on_step
+        else:
+            engine = engine_factory(self.config, on_step=on_step)
         engine.replay_until = len(stored)
         self.engine = engine
         engine.run()

@@ -8,6 +8,9 @@ Power defaults describe an NVIDIA A100-SXM4-40GB (TDP 400 W), a common data-cent
   power; its energy is small because it runs 12 of 200 epochs, not because it draws less;
 * ``idle_w = 55``: an idle A100 with its memory powered (NVIDIA reports 50-60 W).
 
+An estimator's one-time ``init`` work (a supernet's training) is training and draws
+``train_w``.
+
 Every charge is a :class:`LedgerEntry` of one GPU, one step and one job (or idle time), so
 the carbon of a study adds up the same over jobs, over steps and over GPUs.
 """
@@ -20,7 +23,7 @@ from typing import Literal
 
 JOULES_PER_KWH = 3.6e6
 
-WorkKind = Literal["train", "estimate", "idle"]
+WorkKind = Literal["train", "estimate", "init", "idle"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,13 @@ class PowerModel:
                 raise ValueError(f"power.{name} must be non-negative")
 
     def watts(self, kind: WorkKind) -> float:
-        """Power of a GPU doing ``kind`` of work."""
-        return {"train": self.train_w, "estimate": self.estimate_w, "idle": self.idle_w}[kind]
+        """Power of a GPU doing ``kind`` of work (``init``, a supernet's training: ``train_w``)."""
+        return {
+            "train": self.train_w,
+            "estimate": self.estimate_w,
+            "init": self.train_w,
+            "idle": self.idle_w,
+        }[kind]
 
 
 def carbon_g(energy_j: float, intensity_g_per_kwh: float) -> float:

@@ -19,6 +19,12 @@ step is paused and carries over; its GPU-seconds are charged once, in the steps 
 ran. Every charge goes to a :class:`~cenas.engine.energy.Ledger` entry at the actual
 intensity of its hour. No cell is ever estimated or trained twice.
 
+One-time estimator work (a supernet's training, :attr:`Estimator.init_cost_s`) is a job
+of kind ``init`` that the estimating GPUs work off first, before any estimate: it is split
+across however many GPUs estimate in an hour (data-parallel), pauses when none do, carries
+over between steps, draws training power and is charged to the ledger at each hour's
+intensity like any other job. No estimate starts before the moment it completes.
+
 Budgets: the loop stops after ``hours`` or when the carbon budget is spent. A step whose
 worst-case carbon (all its GPUs busy) would cross the budget runs only for the share of
 the hour the remaining budget allows, and the study stops there: spending never exceeds
@@ -45,12 +51,12 @@ from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
 from cenas.policy.base import Policy, State, clip_gpus
 
-JobKind = Literal["train", "estimate"]
+JobKind = Literal["train", "estimate", "init"]
 
 
 @dataclass
 class Job:
-    """One unit of GPU work on one cell."""
+    """One unit of GPU work on one cell (``arch = -1`` for an estimator's ``init`` job)."""
 
     id: int
     kind: JobKind
@@ -206,6 +212,13 @@ class Engine:
         self._hv = 0.0
         self._new_trained: list[int] = []
         self._n_estimate_jobs = 0
+        self.init_job: Job | None = None
+        """The estimator's one-time work (``None`` when it has none)."""
+        self._init_ready: tuple[int, float] | None = None  # (step, second) it completed
+        init_s = float(estimator.init_cost_s)
+        if init_s > 0:
+            self.init_job = Job(id=0, kind="init", arch=-1, total_s=init_s)
+            self.jobs.append(self.init_job)
         self.replay_until = 0
         """Steps below this index are being replayed (resume): time jumps, nothing waits."""
 
@@ -214,6 +227,11 @@ class Engine:
     def hv(self) -> float:
         """Hypervolume of the trained cells' true objectives."""
         return self._hv
+
+    @property
+    def init_pending(self) -> bool:
+        """Whether the estimator's one-time work is still unfinished."""
+        return self.init_job is not None and self._init_ready is None
 
     @property
     def done(self) -> bool:
@@ -270,9 +288,10 @@ class Engine:
 
         duration, stop = step_s, None
         if cfg.carbon_budget_g is not None:
-            watts = n_train * cfg.power.train_w + n_est * max(
-                cfg.power.estimate_w, cfg.power.idle_w
-            )
+            est_w = max(cfg.power.estimate_w, cfg.power.idle_w)
+            if self.init_pending:  # estimating GPUs may train the supernet
+                est_w = max(est_w, cfg.power.train_w)
+            watts = n_train * cfg.power.train_w + n_est * est_w
             worst_g_per_s = watts * intensity / JOULES_PER_KWH
             left = cfg.carbon_budget_g - self.cum_carbon_g
             if worst_g_per_s > 0 and worst_g_per_s * step_s > left:
@@ -343,6 +362,9 @@ class Engine:
             t, g = heapq.heappop(heap)
             if t >= duration - eps:
                 continue
+            if roles[g] == "estimate" and current[g] is None and self._init_blocks(s, t):
+                heapq.heappush(heap, (self._run_init(s, g, t, duration, intensity, entries), g))
+                continue
             job = current[g] or self._next_job(roles[g], s)
             if job is None:  # nothing to do: idle for the rest of the step
                 idle = duration - t
@@ -364,6 +386,37 @@ class Engine:
             if job is not None:
                 self.paused[job.kind].append(job)
         return entries
+
+    def _init_blocks(self, s: int, t: float) -> bool:
+        """Whether an estimating GPU free at second ``t`` of step ``s`` must wait for init."""
+        if self.init_job is None:
+            return False
+        if self._init_ready is None:
+            return True
+        step, ready = self._init_ready
+        return step == s and t < ready - 1e-9
+
+    def _run_init(
+        self, s: int, g: int, t: float, duration: float, intensity: float, out: list[LedgerEntry]
+    ) -> float:
+        """Run GPU ``g`` on the init job from ``t`` (or idle until it completes); return when."""
+        job, power = self.init_job, self.config.power
+        assert job is not None
+        if self._init_ready is not None:  # fully assigned: wait for its last share to end
+            until = self._init_ready[1]
+            out.append(self.ledger.charge(s, g, "idle", None, until - t, power, intensity))
+            return until
+        run = min(job.remaining_s, duration - t)
+        if job.start_step < 0:
+            job.start_step = s
+        job.gpu = g
+        out.append(self.ledger.charge(s, g, "init", job.id, run, power, intensity))
+        job.done_s += run
+        if job.remaining_s <= 1e-9:
+            job.done_s = job.total_s
+            job.end_step = s
+            self._init_ready = (s, t + run)
+        return t + run
 
     def _new_job(self, kind: JobKind, arch: int, s: int) -> Job:
         cost = self.trainer.cost_s(arch) if kind == "train" else self.estimator.cost_s(arch)
