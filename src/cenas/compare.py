@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -23,11 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
 from cenas.bench import get_task
 from cenas.config import StudyConfig
 from cenas.engine.energy import JOULES_PER_KWH
-from cenas.optimize.hypervolume import hypervolume
+from cenas.metrics import (
+    RATIO_DEFINITION,
+    carbon_to_target,
+    cheapest_front_subset,
+    median_with_misses,
+    paired_ratio,
+)
 from cenas.study import build_engine, provenance, resolve_trace
 
 
@@ -54,12 +61,10 @@ def run_one(config_dict: dict[str, Any], target: float) -> RunResult:
     config = StudyConfig.from_dict(config_dict)
     engine = build_engine(config)
     engine.run()
-    c2t: float | None = None
-    h2t: int | None = None
-    for r in engine.records:
-        if r.log_hv_diff <= target:
-            c2t, h2t = r.cum_carbon_g, r.step + 1
-            break
+    curve_carbon = [r.cum_carbon_g for r in engine.records]
+    curve_log_hv = [r.log_hv_diff for r in engine.records]
+    reached = carbon_to_target(curve_carbon, curve_log_hv, target)
+    c2t, h2t = reached if reached is not None else (None, None)
     s = engine.summary()
     return RunResult(
         policy=config.policy,
@@ -71,64 +76,55 @@ def run_one(config_dict: dict[str, Any], target: float) -> RunResult:
         carbon_to_target_g=c2t,
         hours_to_target=h2t,
         n_trained=int(s["n_trained"]),
-        curve_log_hv=[r.log_hv_diff for r in engine.records],
-        curve_carbon=[r.cum_carbon_g for r in engine.records],
+        curve_log_hv=curve_log_hv,
+        curve_carbon=curve_carbon,
         curve_n_train=[r.n_train for r in engine.records],
     )
 
 
-def floor_carbon_g(config: StudyConfig, target: float) -> float | None:
-    """Carbon of the cheapest true-front subset reaching ``target``, trained at the window's
-    cleanest hour (``None`` if even the whole front cannot reach it)."""
-    task = get_task(config.task)
-    trace, offset = resolve_trace(config)
-    cleanest = float(trace.values[offset : offset + config.hours].min())
-    front_idx = np.flatnonzero(
+def front_cells(task_name: str) -> NDArray[np.int64]:
+    """Indices of the cells whose true objectives lie on the task's true Pareto front."""
+    task = get_task(task_name)
+    return np.flatnonzero(
         np.isin(
             task.all_objectives().view([("a", float), ("b", float)]).ravel(),
             task.true_front().view([("a", float), ("b", float)]).ravel(),
         )
     )
-    costs = task.train_cost(front_idx)
-    ys = task.objectives(front_idx)
-    need = task.hv_max - 10.0**target
-    best: float | None = None
-    n = len(front_idx)
-    if n > 20:  # exhaustive search is 2^n; fall back to a greedy bound
-        order = np.argsort(costs)
-        for k in range(1, n + 1):
-            if hypervolume(ys[order[:k]], task.ref_point) >= need:
-                best = float(costs[order[:k]].sum())
-                break
-    else:
-        for mask in range(1, 1 << n):
-            sel = [i for i in range(n) if mask >> i & 1]
-            cost = float(costs[sel].sum())
-            if best is not None and cost >= best:
-                continue
-            if hypervolume(ys[sel], task.ref_point) >= need:
-                best = cost
+
+
+def floor_carbon_g(config: StudyConfig, target: float) -> float | None:
+    """The exact floor: carbon of the cheapest set of true-front cells whose hypervolume
+    reaches ``target``, every training charged at the window's cleanest hour.
+
+    No search can reach the target with less carbon (it must train cells whose
+    hypervolume reaches it, and nothing is cheaper to train than front cells at the
+    cleanest hour), so this is a lower bound. The subset is found exactly by
+    :func:`cenas.metrics.cheapest_front_subset` for any front size.
+
+    Returns:
+        Grams CO2eq, or ``None`` if even the whole front cannot reach ``target``.
+    """
+    task = get_task(config.task)
+    trace, offset = resolve_trace(config)
+    cleanest = float(trace.values[offset : offset + config.hours].min())
+    idx = front_cells(config.task)
+    best = cheapest_front_subset(
+        task.objectives(idx), task.train_cost(idx), task.ref_point, task.hv_max - 10.0**target
+    )
     if best is None:
         return None
     return best * config.power.train_w / JOULES_PER_KWH * cleanest
 
 
-def _stats(values: Sequence[float]) -> dict[str, Any]:
+def hv_stats(values: Sequence[float]) -> dict[str, Any]:
+    """Per-seed values, mean and sample standard deviation (``None`` for one seed)."""
     arr = np.asarray(values, dtype=np.float64)
     return {
         "per_seed": [float(v) for v in arr],
         "mean": float(arr.mean()) if arr.size else None,
-        "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        "std": float(arr.std(ddof=1)) if arr.size > 1 else None,
     }
-
-
-def _median_or_none(values: Sequence[float | None]) -> float | None:
-    got = [v for v in values if v is not None]
-    # A seed that never reaches the target counts as infinite carbon for the median.
-    if len(got) * 2 <= len(values):
-        return None
-    arr = np.array([v if v is not None else math.inf for v in values], dtype=np.float64)
-    return float(np.median(arr))
 
 
 def compare(
@@ -166,7 +162,9 @@ def compare(
                 results.append(f.result())
                 if progress:
                     progress(results[-1])
-    return summarise(base, policies, budgets_g, target, results)
+    return summarise(
+        base, policies, budgets_g, target, results, floor_g=floor_carbon_g(base, target)
+    )
 
 
 def summarise(
@@ -175,41 +173,86 @@ def summarise(
     budgets_g: Sequence[float],
     target: float,
     results: Sequence[RunResult],
+    floor_g: float | None = None,
 ) -> dict[str, Any]:
-    """Aggregate runs into the per-policy summary with ratios."""
+    """Aggregate runs into the per-policy summary with ratios.
+
+    Carbon to target is read from the runs with the largest budget. Every ratio is a
+    :func:`cenas.metrics.paired_ratio`: the geometric mean, over the seeds where both
+    sides reached the target, of the per-seed ratio (see
+    :data:`cenas.metrics.RATIO_DEFINITION`); ``pairs`` counts those seeds. The ratio to
+    the floor divides each reached seed's carbon by the floor.
+
+    Args:
+        base: The study every run started from.
+        policies: Policies, in table order.
+        budgets_g: Carbon budgets (grams).
+        target: The target ``log10(HV_max − HV)``.
+        results: Every run.
+        floor_g: The floor (:func:`floor_carbon_g`), or ``None`` if the front cannot
+            reach the target.
+    """
     top = max(budgets_g)
-    out: dict[str, Any] = {"target_log_hv_diff": target, "budgets_g": list(budgets_g)}
+    c2t: dict[str, list[float | None]] = {}
     per_policy: dict[str, Any] = {}
     for p in policies:
-        mine = [r for r in results if r.policy == p]
-        at_top = sorted((r for r in mine if r.budget_g == top), key=lambda r: r.seed)
-        c2t = [r.carbon_to_target_g for r in at_top]
+        mine = sorted((r for r in results if r.policy == p), key=lambda r: r.seed)
+        c2t[p] = [r.carbon_to_target_g for r in mine if r.budget_g == top]
         per_policy[p] = {
-            "carbon_to_target_g": {"per_seed": c2t, "median": _median_or_none(c2t)},
-            "reached_target": sum(v is not None for v in c2t),
+            "carbon_to_target_g": {
+                "per_seed": c2t[p],
+                "median": median_with_misses(c2t[p]),
+            },
+            "reached_target": sum(v is not None for v in c2t[p]),
             "hv_ratio": {
-                str(b): _stats(
-                    [r.hv_ratio for r in sorted(mine, key=lambda r: r.seed) if r.budget_g == b]
-                )
-                for b in budgets_g
+                str(b): hv_stats([r.hv_ratio for r in mine if r.budget_g == b]) for b in budgets_g
             },
         }
-    floor = floor_carbon_g(base, target)
-    ref_v = per_policy.get("vanilla", {}).get("carbon_to_target_g", {}).get("median")
-    ref_c = per_policy.get("clairvoyant", {}).get("carbon_to_target_g", {}).get("median")
-    for entry in per_policy.values():
-        med = entry["carbon_to_target_g"]["median"]
-        entry["ratios"] = {
-            "vanilla_over_policy": (ref_v / med) if (ref_v and med) else None,
-            "policy_over_clairvoyant": (med / ref_c) if (ref_c and med) else None,
-            "policy_over_floor": (med / floor) if (floor and med) else None,
-        }
-    out["floor_carbon_g"] = floor
-    out["policies"] = per_policy
-    out["config"] = base.to_dict()
-    out["provenance"] = provenance(base)
-    out["runs"] = [r.__dict__ for r in results]
-    return out
+    for p, entry in per_policy.items():
+        ratios: dict[str, Any] = {}
+        pairs: dict[str, int] = {}
+        if "vanilla" in c2t:
+            ratios["vanilla_over_policy"], pairs["vanilla"] = paired_ratio(c2t["vanilla"], c2t[p])
+        else:
+            ratios["vanilla_over_policy"], pairs["vanilla"] = None, 0
+        if "clairvoyant" in c2t:
+            ratios["policy_over_clairvoyant"], pairs["clairvoyant"] = paired_ratio(
+                c2t[p], c2t["clairvoyant"]
+            )
+        else:
+            ratios["policy_over_clairvoyant"], pairs["clairvoyant"] = None, 0
+        if floor_g:
+            ratios["policy_over_floor"], pairs["floor"] = paired_ratio(
+                c2t[p], [floor_g] * len(c2t[p])
+            )
+        else:
+            ratios["policy_over_floor"], pairs["floor"] = None, 0
+        entry["ratios"] = ratios
+        entry["ratio_pairs"] = pairs
+    return {
+        "target_log_hv_diff": target,
+        "budgets_g": list(budgets_g),
+        "ratio_definition": RATIO_DEFINITION,
+        "floor_carbon_g": floor_g,
+        "policies": per_policy,
+        "config": base.to_dict(),
+        "window": window_of(base),
+        "provenance": provenance(base),
+        "runs": [r.__dict__ for r in results],
+    }
+
+
+def window_of(config: StudyConfig) -> dict[str, Any]:
+    """The window a study runs on: trace label, first hour, end (exclusive), hours."""
+    trace, offset = resolve_trace(config)
+    first = trace.start + pd.Timedelta(hours=offset)
+    return {
+        "trace": config.trace if config.trace is not None else f"bundled {config.zone}",
+        "kind": config.kind,
+        "start": first.isoformat(),
+        "end": (first + pd.Timedelta(hours=config.hours)).isoformat(),
+        "hours": config.hours,
+    }
 
 
 def write_compare(summary: dict[str, Any], out_dir: str | Path) -> list[Path]:

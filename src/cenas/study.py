@@ -19,6 +19,7 @@ import json
 import math
 import platform
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata, resources
@@ -215,8 +216,33 @@ def build_engine(
     )
 
 
+def git_commit() -> str | None:
+    """The git commit of the cenas source tree, with ``+dirty`` if tracked files under
+    ``src`` or ``benchmarks`` differ from it (``None`` outside a git checkout)."""
+    src = Path(__file__).resolve().parent
+    status = ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*status, "--", ":/src", ":/benchmarks"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
 def provenance(config: StudyConfig) -> dict[str, Any]:
-    """Versions and data digests behind a result."""
+    """Versions, the git commit and data digests behind a result."""
     versions: dict[str, str | None] = {}
     for pkg in (
         "cenas",
@@ -244,6 +270,7 @@ def provenance(config: StudyConfig) -> dict[str, Any]:
             if f.name.startswith(f"{config.zone}_"):
                 data[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
     return {
+        "git_commit": git_commit(),
         "versions": versions,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -283,7 +310,10 @@ class Study:
             CenasError: If any option is invalid (nothing is created then).
         """
         config.validate()
-        resolve_trace(config)  # the window must fit before anything is written
+        trace, offset = resolve_trace(config)  # the window must fit before anything is written
+        if config.start is None:  # store the start actually used, not the default's null
+            first = trace.start + pd.Timedelta(hours=offset)
+            config = dataclasses.replace(config, start=first.isoformat())
         path = Path(directory)
         if (path / "study.db").exists():
             raise StudyError(f"{path}: a study already exists there; resume it or pick a new name")
@@ -401,7 +431,7 @@ class Study:
         entries = [e for e in engine.ledger.entries if e.step == record.step]
         job_ids = {e.job_id for e in entries if e.job_id is not None}
         jobs = [engine.jobs[j] for j in sorted(job_ids)]
-        archs = [engine.archs[j.arch] for j in jobs]
+        archs = [engine.archs[j.arch] for j in jobs if j.kind != "init"]
         task = engine.task
         with self.conn:
             self.conn.execute(
@@ -460,16 +490,10 @@ class Study:
         self.conn.close()
 
 
-def config_replace(config: StudyConfig, **changes: Any) -> StudyConfig:
-    """A copy of ``config`` with fields changed."""
-    return dataclasses.replace(config, **changes)
-
-
 __all__ = [
     "Study",
     "build_engine",
     "build_signal",
-    "config_replace",
     "provenance",
     "resolve_signal",
     "resolve_trace",
