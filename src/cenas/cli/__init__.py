@@ -31,12 +31,13 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from cenas.cli import _forecast, _policy, _search, _traces
+    from cenas.cli import _estimators, _forecast, _policy, _search, _traces
 
     app.add_typer(_traces.app, name="traces")
     app.add_typer(_forecast.app, name="forecast")
     app.add_typer(_policy.app, name="policy")
     _search.register(app)
+    _estimators.register(app)
 
 
 def _fail(message: str, code: int = 2) -> None:
