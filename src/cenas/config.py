@@ -124,6 +124,12 @@ class StudyConfig:
                 f"policy: unknown {self.policy!r}; choose one of {', '.join(POLICIES)}"
             )
         check_estimator(self.estimator, get_task(self.task))
+        from cenas.optimize import OPTIMIZERS
+
+        if self.optimizer.strip().lower() not in OPTIMIZERS:
+            raise ConfigError(
+                f"optimizer: unknown {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
         if self.kind not in ("direct", "lca"):
             raise ConfigError(f"kind: must be 'direct' or 'lca', got {self.kind!r}")
         if self.signal not in ("auto", "actual", "forecast"):

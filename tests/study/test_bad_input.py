@@ -8,7 +8,7 @@ import pytest
 
 from cenas.cli import main
 from cenas.config import StudyConfig
-from cenas.errors import ConfigError
+from cenas.errors import CenasError, ConfigError
 
 FAST = ["--hours", "4", "--gpus", "2", "--optimizer", "random", "--quiet"]
 
@@ -104,3 +104,43 @@ def test_flags_with_wrong_type_one_line_exit_2(
     for fragment in fragments:
         assert fragment in line, line
     assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------- 2. nothing left behind
+def _plain_trace(path: Path, hours: int = 24) -> Path:
+    rows = "\n".join(f"2024-03-01T{h:02d}:00:00Z,{100 + 10 * h}" for h in range(hours))
+    path.write_text("timestamp,value\n" + rows + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--optimizer", "magic"],  # checked when the optimiser is built
+        ["--signal", "forecast", "--trace", "TRACE"],  # no history to fit a forecaster on
+    ],
+)
+def test_failing_study_leaves_no_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    trace = _plain_trace(tmp_path / "t.csv")
+    args = [str(trace) if a == "TRACE" else a for a in args]
+    runs = tmp_path / "runs"
+    code, out = run_cli(["search", "--runs-dir", str(runs), "--name", "s", *FAST, *args], capsys)
+    line = one_line(out)
+    assert code == 2 and line.startswith("error: "), out
+    assert not (runs / "s").exists()
+
+
+def test_study_create_builds_the_engine_before_writing(tmp_path: Path) -> None:
+    from cenas.study import Study
+
+    trace = _plain_trace(tmp_path / "t.csv")
+    cfg = StudyConfig(hours=4, gpus=2, optimizer="random", trace=str(trace), signal="forecast")
+    with pytest.raises(CenasError, match="no data before the window"):
+        Study.create(tmp_path / "x", cfg)
+    assert not (tmp_path / "x").exists()
+    study = Study.create(tmp_path / "y", StudyConfig(hours=3, gpus=2, optimizer="random"))
+    engine = study.run()  # the engine built by create runs; the study ends with its 3 steps
+    assert len(study.stored_steps()) == 3 and engine.summary()["steps"] == 3
+    study.close()
