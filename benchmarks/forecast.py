@@ -44,6 +44,7 @@ from cenas.carbon.forecast import (
     train_base,
     train_zone,
 )
+from cenas.study import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_ZONES = ("US-CAL-CISO", "US-MIDA-PJM", "DE-LU")
@@ -158,6 +159,7 @@ def run_evaluation(
         f"00:00 UTC; MAPE in %, MAE in gCO2eq/kWh; day k = hours 24(k-1)..24k-1 ahead."
     )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread")
+    print(f"git commit: {git_commit()}")
     timing = []
     for zone in zones:
         trace = load_bundled(zone, [2021, 2022, 2023])

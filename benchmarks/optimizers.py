@@ -39,6 +39,7 @@ from cenas.optimize import (  # noqa: E402
     log_hv_difference,
     make_optimizer,
 )
+from cenas.study import git_commit  # noqa: E402
 
 OPTUNA_SAMPLERS: tuple[str, ...] = ("optuna-tpe", "optuna-nsga2", "optuna-gp")
 ALL: tuple[str, ...] = OPTIMIZERS + OPTUNA_SAMPLERS
@@ -136,6 +137,7 @@ def summarise(
         f"{f'HV@{b}':>9}{f'log@{b}':>9}{f't@{b}(s)':>10}" for b in budgets
     )
     lines = [
+        f"git commit: {git_commit()}",
         f"task {task_name}: HV_max = {task.hv_max:.3f}, ref = {task.ref_point.tolist()}",
         "median over seeds; log = log10(HV_max - HV); t = wall seconds of a run up to b evals",
         header,

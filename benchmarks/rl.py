@@ -12,8 +12,10 @@ the search seed is the seed. Every policy runs on every window under every carbo
 2. the carbon emitted until ``log10(HV_max − HV)`` first reaches a target, in the runs with
    the largest budget. The main target is the hardest of a fixed grid that vanilla NAS
    reaches in at least 60 % of the runs (the issue asks for one vanilla reaches in most
-   runs); the table also lists every grid target. Carbon ratios are geometric means of
-   per-window ratios over windows where both policies reached the target.
+   runs); the table also lists every grid target. The median carbon is over the windows
+   that reached the target; carbon ratios are :func:`cenas.metrics.paired_ratio`, the
+   geometric mean of per-window ratios over windows where both policies reached it (the
+   same definition as ``cenas compare``).
 
 Usage::
 
@@ -28,7 +30,6 @@ instead of the shipped policies.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -41,8 +42,10 @@ import numpy as np
 
 from cenas.bench import get_task
 from cenas.carbon import BUNDLED_ZONES, load_bundled
+from cenas.metrics import RATIO_DEFINITION, paired_ratio
 from cenas.policy.base import Policy
 from cenas.policy.rl import EnvConfig, Episode, RLPolicy, load_default_policy, run_episode
+from cenas.study import git_commit
 
 POLICIES: tuple[str, ...] = (
     "rl",
@@ -145,10 +148,6 @@ def run_job(job: Job) -> Outcome:
     )
 
 
-def _gmean(values: list[float]) -> float:
-    return float(math.exp(np.mean(np.log(values)))) if values else float("nan")
-
-
 def _grouped(outcomes: list[Outcome]) -> dict[tuple[str, float], list[Outcome]]:
     by: dict[tuple[str, float], list[Outcome]] = defaultdict(list)
     for o in outcomes:
@@ -215,6 +214,7 @@ def report(outcomes: list[Outcome], budgets: list[float], seeds: int, optimizer:
     n_windows = len(BUNDLED_ZONES) * seeds
     lines = [
         "CE-NAS learned allocation on unseen 2023 windows",
+        f"git commit: {git_commit()}",
         f"zones: {', '.join(BUNDLED_ZONES)}; {seeds} seeds per zone = {n_windows} windows of "
         f"{HOURS} h; 8 GPUs; optimizer {optimizer}; task nb201-cifar10-fpga",
         "",
@@ -278,19 +278,17 @@ def report(outcomes: list[Outcome], budgets: list[float], seeds: int, optimizer:
             if ref not in policies:
                 cols.append(("—", 0))
                 continue
-            pairs = [
-                (a, b)
-                for a, b in zip(mine, reach[(ref, main)], strict=True)
-                if a is not None and b is not None and a > 0 and b > 0
-            ]
-            ratios = [b / a if invert else a / b for a, b in pairs]
-            cols.append((f"{_gmean(ratios):.2f}×" if ratios else "—", len(ratios)))
+            num, den = (reach[(ref, main)], mine) if invert else (mine, reach[(ref, main)])
+            ratio, n_pairs = paired_ratio(num, den)
+            cols.append(("—" if ratio is None else f"{ratio:.2f}×", n_pairs))
         lines.append(
             f"{p:<14}{len(got):>5}/{len(mine):<3}{med:>11}{cols[0][0]:>16}{cols[0][1]:>5}"
             f"{cols[1][0]:>16}{cols[1][1]:>5}"
         )
     lines += [
         "",
+        "median kg: over the windows that reached the target.",
+        f"Ratios: {RATIO_DEFINITION} (n: those windows).",
         "vanilla/policy > 1: the policy needs that many times less carbon than vanilla;",
         "policy/clairv. < 1.25: within 1.25× of the clairvoyant (paired windows only).",
         "static-dom: the static split on the engine's former queue rule (selection=dominance).",

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from cenas.config import StudyConfig
-from cenas.study import build_engine
+from cenas.study import build_engine, git_commit
 
 
 def timed_run(config: StudyConfig) -> dict[str, float]:
@@ -70,6 +70,7 @@ def main() -> None:
             cmd += ["--policy", args.policy]
         subprocess.run(cmd, check=True, capture_output=True)
         cli = time.perf_counter() - t0
+    print(f"git commit: {git_commit()}")
     print(
         f"default study: policy={config.policy} optimizer={config.optimizer} "
         f"{config.gpus} GPUs {config.hours} h, {args.repeats} repeats"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from cenas.errors import ConfigError
+from cenas.metrics import carbon_to_target
 from cenas.policy.base import Policy
 from cenas.policy.rl._env import EnvConfig, Episode, EpisodeScorer, episodes, make_engine
 from cenas.policy.rl._model import RLPolicy, load_default_policy
@@ -51,11 +52,10 @@ class EpisodeResult:
     curve: tuple[tuple[float, float], ...] = field(repr=False, default=())
 
     def carbon_to(self, target: float) -> float | None:
-        """Carbon emitted when ``log10(HV_max − HV)`` first reached ``target`` (or ``None``)."""
-        for carbon, diff in self.curve:
-            if diff <= target:
-                return carbon
-        return None
+        """Carbon emitted when ``log10(HV_max − HV)`` first reached ``target`` (or ``None``);
+        see :func:`cenas.metrics.carbon_to_target`."""
+        reached = carbon_to_target((c for c, _ in self.curve), (d for _, d in self.curve), target)
+        return None if reached is None else reached[0]
 
 
 def run_episode(policy: Policy | str, episode: Episode, config: EnvConfig) -> EpisodeResult:
