@@ -20,14 +20,16 @@ Simulator estimators (objectives in minimisation form, as everywhere in
   engine charges before the first estimate;
 * ``zero-cost:<proxy>`` and ``zero-cost:vote``: zero-cost proxies at initialisation
   (Abdelfattah, Mehrotra, Dudziak, Lane, "Zero-Cost Proxies for Lightweight NAS", ICLR 2021;
-  NASWOT: Mellor, Turner, Storkey, Crowley, ICML 2021) read from the table
+  NASWOT: Mellor, Turner, Storkey, Crowley, ICML 2021; definitions in
+  :mod:`cenas.estimators`) read from the table
   ``nb201_proxies.csv.gz`` that ``cenas estimators table`` computes. A proxy score is not
   an accuracy, so each is mapped to its **percentile rank** among the table's cells
   (0 = worst, 100 = best, ties share their mean rank): the queue and the hypervolume-gain
   selection compare estimates with estimates, and percentiles put every proxy on one
-  accuracy-like 0-100 scale. ``vote`` is the percentile rank of the mean percentile of
-  :data:`VOTE_MEMBERS`. An estimate costs the seconds the table measured for that cell
-  and proxy (vote: the sum of its members), on the table's device;
+  accuracy-like 0-100 scale (every proxy's score is oriented higher-better as Abdelfattah et
+  al. use it). ``vote`` is the percentile rank of the mean percentile of
+  :data:`cenas.estimators.VOTE_MEMBERS`. An estimate costs the seconds the table measured
+  for that cell and proxy (vote: the sum of its members), on the table's device;
 * ``predictor`` and ``predictor:<estimator>``: a Gaussian process fitted on the trained
   cells' true accuracies, alone or with another estimator's estimate as a feature.
 """
@@ -289,21 +291,23 @@ def _require_cifar10(name: str, task: NB201Task) -> None:
 
 
 # ------------------------------------------------------------- zero-cost proxies
-PROXIES: tuple[str, ...] = (
-    "synflow",
-    "naswot",
-    "jacob_cov",
-    "snip",
-    "grad_norm",
-    "grasp",
-    "fisher",
-    "params",
-    "flops",
-)
-"""Zero-cost proxies the simulator reads from the proxy table."""
+def proxy_names() -> tuple[str, ...]:
+    """The zero-cost proxies, as :data:`cenas.estimators.PROXIES` defines them.
 
-VOTE_MEMBERS: tuple[str, ...] = ("synflow", "jacob_cov", "naswot")
-"""The proxies of ``zero-cost:vote`` (Abdelfattah et al.'s majority vote)."""
+    Imported on demand: the live estimators import torch, which the simulator needs only
+    when a zero-cost estimator is asked for.
+    """
+    from cenas.estimators._proxies import PROXIES
+
+    return PROXIES
+
+
+def vote_members() -> tuple[str, ...]:
+    """The proxies of ``zero-cost:vote`` (:data:`cenas.estimators.VOTE_MEMBERS`)."""
+    from cenas.estimators._proxies import VOTE_MEMBERS
+
+    return VOTE_MEMBERS
+
 
 PROXY_TABLE_COMMAND = "cenas estimators table --proxies {proxy}"
 """The command that computes (or completes) a proxy's column of the table."""
@@ -328,13 +332,29 @@ class ProxyTable:
     frame: pd.DataFrame
     info: dict[str, Any]
 
-    @property
-    def device(self) -> str:
-        """The device the proxies' seconds were measured on, as the JSON records it."""
-        dev = self.info.get("device", "an unrecorded device")
-        if isinstance(dev, dict):
-            dev = dev.get("name") or dev.get("device") or json.dumps(dev, sort_keys=True)
-        return str(dev)
+    def device(self, proxy: str | None = None) -> str:
+        """The device the seconds were measured on, as the JSON records it.
+
+        Read from the runs of ``provenance.runs`` that measured ``proxy`` (every run for
+        ``None``; the members' runs for ``vote``), as ``device_name (device)``, else from
+        a top-level ``device`` key.
+        """
+        wanted = set(vote_members()) if proxy == "vote" else {proxy}
+        runs = self.info.get("provenance", {}).get("runs", [])
+        names: list[str] = []
+        for run in runs if isinstance(runs, list) else []:
+            if not isinstance(run, dict):
+                continue
+            if proxy is not None and not wanted & set(run.get("proxies", [])):
+                continue
+            label = str(run.get("device_name") or run.get("device") or "")
+            if run.get("device_name") and run.get("device"):
+                label = f"{run['device_name']} ({run['device']})"
+            if label and label not in names:
+                names.append(label)
+        if not names and self.info.get("device"):
+            names.append(str(self.info["device"]))
+        return " and ".join(names) if names else "an unrecorded device"
 
     def _column(self, name: str) -> NDArray[np.float64]:
         if name not in self.frame.columns:
@@ -353,15 +373,19 @@ class ProxyTable:
     def scores(self, proxy: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Percentile rank (0-100, higher better) and seconds of every cell for ``proxy``.
 
-        ``vote`` ranks the mean percentile of :data:`VOTE_MEMBERS` on the cells all of them
-        cover; its seconds are the sum of theirs.
+        ``vote`` ranks, on the cells all of :func:`vote_members` cover, the mean of the
+        members' percentile ranks among those cells; its seconds are the sum of theirs.
         """
         if proxy != "vote":
             score, secs = self.raw(proxy)
             return percentile_rank(score), secs
-        members = [self.scores(m) for m in VOTE_MEMBERS]
-        mean = np.mean([m[0] for m in members], axis=0)  # NaN where any member is missing
-        return percentile_rank(mean), np.sum([m[1] for m in members], axis=0)
+        members = [self.raw(m) for m in vote_members()]
+        common = np.all([np.isfinite(m[0]) for m in members], axis=0)
+        ranks = [percentile_rank(np.where(common, score, np.nan)) for score, _ in members]
+        mean = np.mean(ranks, axis=0)  # NaN off the common cells
+        secs = np.sum([m[1] for m in members], axis=0)
+        secs[~common] = np.nan
+        return percentile_rank(mean), secs
 
     def coverage(self, proxy: str) -> int:
         """Cells with a score and seconds for ``proxy``."""
@@ -445,7 +469,7 @@ class ZeroCostEstimator(Estimator):
 
     Args:
         task: The task (for latencies).
-        proxy: A name of :data:`PROXIES` or ``vote``.
+        proxy: A name of :func:`proxy_names` or ``vote``.
         table: The proxy table (default: the packaged one).
         require_complete: Refuse a table that lacks any cell for this proxy (the engine
             needs every cell; the quality evaluation works on the covered ones).
@@ -461,10 +485,11 @@ class ZeroCostEstimator(Estimator):
         table: ProxyTable | None = None,
         require_complete: bool = True,
     ) -> None:
-        if proxy not in (*PROXIES, "vote"):
+        names = (*proxy_names(), "vote")
+        if proxy not in names:
             raise ConfigError(
                 f"estimator: unknown proxy {proxy!r} in zero-cost:{proxy}; choose one of "
-                f"{', '.join((*PROXIES, 'vote'))}"
+                f"{', '.join(names)}"
             )
         self.task = task
         self.proxy = proxy
@@ -473,7 +498,7 @@ class ZeroCostEstimator(Estimator):
         self._score, self._seconds = self.table.scores(proxy)
         n = int(np.isfinite(self._score).sum())
         if require_complete and n < len(self._score):
-            members = VOTE_MEMBERS if proxy == "vote" else (proxy,)
+            members = vote_members() if proxy == "vote" else (proxy,)
             raise ConfigError(
                 f"estimator: {self.name} covers {n:,} of {len(self._score):,} cells in "
                 f"{self.table.path}; complete it with "
@@ -482,7 +507,7 @@ class ZeroCostEstimator(Estimator):
 
     @property
     def cost_basis(self) -> str:
-        return f"measured per cell on {self.table.device}"
+        return f"measured per cell on {self.table.device(self.proxy)}"
 
     @property
     def coverage(self) -> int:
@@ -617,29 +642,34 @@ class PredictorEstimator(Estimator):
 
 
 # -------------------------------------------------------------------- registry
-TABLE_ESTIMATORS: tuple[str, ...] = (
-    "low-fidelity",
-    "one-shot",
-    "few-shot",
-    *(f"zero-cost:{p}" for p in (*PROXIES, "vote")),
-)
-"""Estimators answered from a table (and usable as a predictor's base)."""
-
 ESTIMATORS: tuple[str, ...] = (
     "low-fidelity",
     "predictor",
     "oracle",
-    *TABLE_ESTIMATORS[1:],
-    *(f"predictor:{b}" for b in TABLE_ESTIMATORS),
+    "one-shot",
+    "few-shot",
+    "zero-cost:<proxy>",
+    "zero-cost:vote",
+    "predictor:<estimator>",
 )
-"""Every estimator name :func:`make_estimator` accepts."""
+"""The estimator families :func:`make_estimator` accepts (``<proxy>``: a name of
+:func:`proxy_names`; ``<estimator>``: a name of :func:`table_estimators`)."""
 
 ESTIMATOR_HELP = (
-    "low-fidelity, predictor, oracle, one-shot, few-shot, zero-cost:<proxy> (proxy: "
-    + ", ".join((*PROXIES, "vote"))
-    + ") or predictor:<estimator>"
+    "low-fidelity, predictor, oracle, one-shot, few-shot, zero-cost:<proxy> (synflow, naswot, "
+    "jacob_cov, snip, grad_norm, grasp, fisher, params, flops), zero-cost:vote or "
+    "predictor:<estimator>"
 )
-"""The estimator names in words, for messages and help texts."""
+"""The estimator names in words, for messages."""
+
+
+def table_estimators() -> tuple[str, ...]:
+    """Every estimator answered from a table (and usable as a predictor's base)."""
+    return (
+        "low-fidelity",
+        *SUPERNETS,
+        *(f"zero-cost:{p}" for p in (*proxy_names(), "vote")),
+    )
 
 
 def make_estimator(
@@ -670,10 +700,10 @@ def make_estimator(
         return ZeroCostEstimator(task, name.removeprefix("zero-cost:"), proxy_table)
     if name.startswith("predictor:"):
         base = name.removeprefix("predictor:")
-        if base not in TABLE_ESTIMATORS:
+        if base not in table_estimators():
             raise ConfigError(
-                f"estimator: {name!r}: a predictor's base must be one of "
-                f"{', '.join(TABLE_ESTIMATORS)}"
+                f"estimator: {name!r}: a predictor's base must be low-fidelity, one-shot, "
+                "few-shot or zero-cost:<proxy>"
             )
         return PredictorEstimator(
             task, seed=seed, base=make_estimator(base, task, seed, proxy_table)
@@ -694,10 +724,7 @@ def check_estimator(name: str, task: NB201Task) -> None:
 __all__ = [
     "ESTIMATORS",
     "ESTIMATOR_HELP",
-    "PROXIES",
     "SUPERNETS",
-    "TABLE_ESTIMATORS",
-    "VOTE_MEMBERS",
     "Estimator",
     "LowFidelityEstimator",
     "OracleEstimator",
@@ -713,5 +740,8 @@ __all__ = [
     "load_supernet_table",
     "make_estimator",
     "percentile_rank",
+    "proxy_names",
     "proxy_table_path",
+    "table_estimators",
+    "vote_members",
 ]
