@@ -294,12 +294,14 @@ def _load_tar(
     files: list[tuple[str, ...]] = []
     blobs: dict[tuple[str, ...], bytes] = {}
     batch_names = {_BATCHES[d].folder: _batch_file_names(d) for d in DATASETS}
+    seen = 0
     try:
         with tarfile.open(p, "r|*") as archive:
             for member in archive:
                 parts = tuple(x for x in PurePosixPath(member.name).parts if x not in ("", "."))
                 if not parts or any(x.startswith(".") for x in parts):
                     continue
+                seen += 1
                 if member.isdir():
                     dirs.add(parts)
                     continue
@@ -324,7 +326,7 @@ def _load_tar(
     if root and root[-1] in batch_names:
         return _load_tar_batches(label, root, blobs, dataset, split)
     if root is None:
-        if not files and not dirs:
+        if not seen:
             raise DataError(f"{label}: empty archive; {_EXPECTED}")
         raise DataError(f"{label}: no CIFAR layout found in the archive; {_EXPECTED}")
     listing: _Listing = {name: {} for name in SPLITS}

@@ -79,7 +79,9 @@ def train_val_split(data: ImageSet, val_size: int | float, seed: int) -> tuple[I
         seed: Seed of the split; the same seed gives the same split.
 
     Returns:
-        ``(train, val)``, disjoint, covering ``data``.
+        ``(train, val)``, disjoint, covering ``data``; the validation set holds exactly
+        the requested number of images, shared among the classes in proportion to their
+        sizes (largest remainders round up).
 
     Raises:
         ValueError: If the validation set would be empty or hold every image.
@@ -92,11 +94,10 @@ def train_val_split(data: ImageSet, val_size: int | float, seed: int) -> tuple[I
     gen = torch.Generator().manual_seed(seed)
     val_parts: list[torch.Tensor] = []
     train_parts: list[torch.Tensor] = []
-    fraction = n_val / n
-    for c in range(data.num_classes):
+    counts = [int((data.labels == c).sum()) for c in range(data.num_classes)]
+    for c, k in enumerate(_apportion(counts, n_val)):
         idx = torch.nonzero(data.labels == c).flatten()
         idx = idx[torch.randperm(idx.numel(), generator=gen)]
-        k = round(fraction * idx.numel())
         val_parts.append(idx[:k])
         train_parts.append(idx[k:])
     val_idx = torch.sort(torch.cat(val_parts)).values
@@ -105,6 +106,21 @@ def train_val_split(data: ImageSet, val_size: int | float, seed: int) -> tuple[I
         data.subset(train_idx, f"{data.source} (train split, seed {seed})"),
         data.subset(val_idx, f"{data.source} (validation split, seed {seed})"),
     )
+
+
+def _apportion(counts: list[int], total: int) -> list[int]:
+    """Per-class shares of ``total`` proportional to ``counts``, summing exactly to ``total``.
+
+    Largest-remainder rule: each class gets the floor of its quota ``total * count / n``,
+    and the images still missing go one each to the classes with the largest remainders
+    (ties to the lower class index).
+    """
+    n = sum(counts)
+    shares = [total * c // n for c in counts]
+    remainders = sorted(range(len(counts)), key=lambda c: (-(total * counts[c] % n), c))
+    for c in remainders[: total - sum(shares)]:
+        shares[c] += 1
+    return shares
 
 
 def normalize(images: torch.Tensor, dataset: str) -> torch.Tensor:
