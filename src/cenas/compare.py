@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -256,78 +257,197 @@ def window_of(config: StudyConfig) -> dict[str, Any]:
 
 
 def write_compare(summary: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write ``summary.json`` and the figures; return the written paths."""
+    """Write ``summary.json``, ``runs.json`` and the figures; return the written paths."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "summary.json"]
     slim = {k: v for k, v in summary.items() if k != "runs"}
     (out / "summary.json").write_text(json.dumps(slim, indent=2), encoding="utf-8")
     (out / "runs.json").write_text(json.dumps(summary["runs"]), encoding="utf-8")
-    paths.append(out / "runs.json")
-    runs = summary["runs"]
-    policies = list(summary["policies"])
-    budgets = summary["budgets_g"]
-    top = max(budgets)
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for p in policies:
-        curves = [r["curve_log_hv"] for r in runs if r["policy"] == p and r["budget_g"] == top]
-        n = max(len(c) for c in curves)
-        mat = np.array([c + [c[-1]] * (n - len(c)) for c in curves])
-        ax.plot(np.arange(1, n + 1), np.median(mat, axis=0), label=p)
-    ax.axhline(summary["target_log_hv_diff"], color="gray", ls=":", label="target")
-    ax.set_xlabel("hour")
-    ax.set_ylabel("median log10(HV_max − HV)")
-    ax.set_title(f"Search progress (budget {top / 1000:g} kg)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "hv_over_time.png", dpi=110)
-    plt.close(fig)
-    paths.append(out / "hv_over_time.png")
-
-    fig, axes = plt.subplots(1, len(budgets), figsize=(4 * len(budgets), 4), squeeze=False)
-    for ax, b in zip(axes[0], budgets, strict=True):
-        data = [
-            [r["hv_ratio"] for r in runs if r["policy"] == p and r["budget_g"] == b]
-            for p in policies
-        ]
-        ax.boxplot(data, tick_labels=policies)
-        ax.set_title(f"budget {b / 1000:g} kg")
-        ax.set_ylabel("HV / HV_max")
-        ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    fig.savefig(out / "hv_boxplots.png", dpi=110)
-    plt.close(fig)
-    paths.append(out / "hv_boxplots.png")
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    meds = [summary["policies"][p]["carbon_to_target_g"]["median"] for p in policies]
-    ax.bar(policies, [m / 1000 if m is not None else 0 for m in meds], color="tab:green")
-    for i, m in enumerate(meds):
-        ax.text(
-            i,
-            (m or 0) / 1000,
-            "not reached" if m is None else f"{m / 1000:.1f}",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-    if summary.get("floor_carbon_g"):
-        ax.axhline(summary["floor_carbon_g"] / 1000, color="gray", ls="--", label="floor")
-        ax.legend(fontsize=8)
-    ax.set_ylabel("kg CO2eq to reach target (median)")
-    ax.set_title(f"Carbon to reach log10(HV_max − HV) ≤ {summary['target_log_hv_diff']}")
-    ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    fig.savefig(out / "carbon_to_target.png", dpi=110)
-    plt.close(fig)
-    paths.append(out / "carbon_to_target.png")
+    paths = [out / "summary.json", out / "runs.json"]
+    for name, draw in (
+        ("hv_over_time.png", _fig_progress),
+        ("hv_boxplots.png", _fig_boxplots),
+        ("carbon_to_target.png", _fig_carbon_to_target),
+    ):
+        draw(summary, out / name)
+        paths.append(out / name)
     return paths
+
+
+_STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"), ((0, (5, 1, 1, 1)), "v"))
+
+
+def _style(i: int) -> dict[str, Any]:
+    """Line style, marker and staggered marker positions of the ``i``-th policy, so that
+    curves lying on top of each other stay visible."""
+    ls, marker = _STYLES[i % len(_STYLES)]
+    return {"ls": ls, "marker": marker, "markevery": (i % 4 * 2, 8), "ms": 4, "lw": 1.4}
+
+
+def _subtitle(summary: dict[str, Any]) -> str:
+    w = summary.get("window") or {}
+    seeds = len(next(iter(summary["policies"].values()))["carbon_to_target_g"]["per_seed"])
+    start = str(w.get("start", "?"))[:16].replace("T", " ")
+    end = str(w.get("end", "?"))[:16].replace("T", " ")
+    return f"{w.get('trace', '?')}, {start} – {end} UTC, {seeds} seeds"
+
+
+def _runs_of(summary: dict[str, Any], policy: str, budget: float) -> list[dict[str, Any]]:
+    return [r for r in summary["runs"] if r["policy"] == policy and r["budget_g"] == budget]
+
+
+def _fig_progress(summary: dict[str, Any], path: Path) -> None:
+    """Median ``log10(HV_max − HV)`` against hours and against carbon spent, largest budget."""
+    import matplotlib.pyplot as plt
+
+    top = max(summary["budgets_g"])
+    hours = int(summary.get("window", {}).get("hours") or 0)
+    fig, (ax_h, ax_c) = plt.subplots(1, 2, figsize=(12.5, 4.2), sharey=True)
+    for i, p in enumerate(summary["policies"]):
+        runs = _runs_of(summary, p, top)
+        curves = [r["curve_log_hv"] for r in runs if r["curve_log_hv"]]
+        if not curves:
+            continue
+        n = max(len(c) for c in curves)
+        # a run that stopped (its budget spent) keeps its last value
+        mat = np.array([c + [c[-1]] * (n - len(c)) for c in curves])
+        med = np.median(mat, axis=0)
+        (line,) = ax_h.plot(np.arange(1, n + 1), med, label=p, **_style(i))
+        stops = [len(c) for c in curves if len(c) < max(hours, n)]
+        if len(stops) * 2 > len(curves):  # most runs stopped at the budget
+            h = int(np.median(stops))
+            ax_h.plot(h, med[h - 1], "X", ms=9, color=line.get_color(), mec="black", mew=0.6)
+        # against carbon: each run's step curve sampled on a common grid of carbon spent
+        grid = np.linspace(0.0, max(max(r["curve_carbon"]) for r in runs), 200)
+        sampled = []
+        for r in runs:
+            carbon = np.asarray(r["curve_carbon"])
+            values = np.asarray(r["curve_log_hv"])
+            at = np.searchsorted(carbon, grid, side="right") - 1
+            sampled.append(np.where(at >= 0, values[np.clip(at, 0, None)], np.nan))
+        with warnings.catch_warnings():  # before any run's first step: no value yet
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med_c = np.nanmedian(np.array(sampled), axis=0)
+        style = _style(i) | {"markevery": (i * 5, 40)}
+        ax_c.plot(grid / 1000.0, med_c, color=line.get_color(), label=p, **style)
+        ends = [r["curve_carbon"][-1] / 1000.0 for r in runs]
+        ax_c.plot(
+            np.median(ends),
+            med_c[-1],
+            "X",
+            ms=9,
+            color=line.get_color(),
+            mec="black",
+            mew=0.6,
+        )
+    for ax in (ax_h, ax_c):
+        ax.axhline(summary["target_log_hv_diff"], color="gray", ls=":", lw=1)
+        ax.grid(alpha=0.3)
+    ax_h.plot([], [], "X", color="gray", mec="black", label="budget spent (median)")
+    ax_h.plot([], [], ":", color="gray", label="target")
+    ax_h.set_xlabel("hour")
+    ax_h.set_ylabel("median log10(HV_max − HV)  (lower is better)")
+    ax_h.set_title("against time")
+    ax_c.set_xlabel("carbon spent (kg CO2eq)")
+    ax_c.set_title("against carbon")
+    handles, labels = ax_h.get_legend_handles_labels()
+    ax_c.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle(f"Search progress, {top / 1000:g} kg budget — {_subtitle(summary)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _points(ax: Any, data: list[list[float]], seed: int = 0) -> None:
+    """Every seed as a dot beside its box (jittered sideways, never up or down)."""
+    rng = np.random.default_rng(seed)
+    for k, values in enumerate(data, start=1):
+        if values:
+            x = k + rng.uniform(-0.12, 0.12, len(values))
+            ax.plot(x, values, "o", ms=3.5, color="black", alpha=0.6, zorder=3)
+
+
+def _fig_boxplots(summary: dict[str, Any], path: Path) -> None:
+    """HV/HV_max under each budget: boxes, every seed as a point, one shared y-axis."""
+    import matplotlib.pyplot as plt
+
+    budgets = summary["budgets_g"]
+    policies = list(summary["policies"])
+    fig, axes = plt.subplots(
+        1, len(budgets), figsize=(3.6 * len(budgets) + 0.8, 4.2), squeeze=False, sharey=True
+    )
+    for ax, b in zip(axes[0], budgets, strict=True):
+        data = [[r["hv_ratio"] for r in _runs_of(summary, p, b)] for p in policies]
+        ax.boxplot(data, tick_labels=policies, showfliers=False, widths=0.5)
+        _points(ax, data)
+        ax.set_title(f"budget {b / 1000:g} kg")
+        ax.tick_params(axis="x", rotation=45)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("HV / HV_max (higher is better)")
+    fig.suptitle(f"Final hypervolume — {_subtitle(summary)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fig_carbon_to_target(summary: dict[str, Any], path: Path) -> None:
+    """Carbon to the target: every seed, the median and IQR, and the floor (log scale)."""
+    import matplotlib.pyplot as plt
+
+    policies = list(summary["policies"])
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    data, labels = [], []
+    for p in policies:
+        entry = summary["policies"][p]["carbon_to_target_g"]
+        got = [v / 1000.0 for v in entry["per_seed"] if v is not None]
+        data.append(got)
+        labels.append(f"{p}\n{len(got)}/{len(entry['per_seed'])}")
+    ax.boxplot([d or [np.nan] for d in data], tick_labels=labels, showfliers=False, widths=0.5)
+    _points(ax, data)
+    for k, p in enumerate(policies, start=1):
+        med = summary["policies"][p]["carbon_to_target_g"]["median"]
+        text = "median not reached" if med is None else f"median {med / 1000:.2f}"
+        ax.annotate(
+            text,
+            (k, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, -4),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=7,
+        )
+    floor = summary.get("floor_carbon_g")
+    ax.set_yscale("log")
+    if floor:
+        ax.axhline(floor / 1000.0, color="tab:red", ls="--", lw=1.2)
+        ax.annotate(
+            f"floor {floor / 1000:.3f} kg (cheapest true-front cells at the cleanest hour)",
+            (0.01, floor / 1000.0),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=7,
+            color="tab:red",
+        )
+        low = min([floor / 1000.0] + [v for d in data for v in d])
+        high = max([floor / 1000.0] + [v for d in data for v in d])
+        ax.set_ylim(low / 1.6, high * 2.0)
+    ax.set_ylabel("kg CO2eq to reach the target (log scale)")
+    ax.set_xlabel("policy, seeds that reached the target")
+    ax.grid(axis="y", alpha=0.3, which="both")
+    ax.set_title(
+        f"Carbon to reach log10(HV_max − HV) ≤ {summary['target_log_hv_diff']:g}, "
+        f"{max(summary['budgets_g']) / 1000:g} kg runs\n{_subtitle(summary)}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 __all__ = ["RunResult", "compare", "floor_carbon_g", "run_one", "summarise", "write_compare"]
