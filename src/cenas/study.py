@@ -13,6 +13,7 @@ any point keeps every finished step and ends with the same result as an uninterr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -20,7 +21,7 @@ import math
 import platform
 import sqlite3
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -279,6 +280,23 @@ def provenance(config: StudyConfig) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- storage
+def integrity_problem(conn: sqlite3.Connection) -> str | None:
+    """The first problem SQLite's ``PRAGMA integrity_check`` finds, or ``None`` if none.
+
+    The check reads every page (a study database is small), so garbage anywhere in the
+    b-trees is found on open instead of mid-replay.
+    """
+    try:
+        rows = conn.execute("PRAGMA integrity_check(5)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    lines = [ln.strip() for r in rows for ln in str(r[0]).splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("***")]
+    if lines == ["ok"]:
+        return None
+    return lines[0] if lines else "unknown problem"
+
+
 class Study:
     """A study stored in ``<directory>/study.db``.
 
@@ -355,6 +373,13 @@ class Study:
             rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
             raise StudyError(f"{db}: not a readable study database ({exc})") from None
+        problem = integrity_problem(conn)
+        if problem is not None:
+            conn.close()
+            raise StudyError(
+                f"{db}: damaged study database (SQLite integrity check: {problem}); "
+                "restore a copy or start a new study"
+            )
         if rows.get("format") != STUDY_FORMAT:
             raise StudyError(f"{db}: not a cenas study database")
         if rows.get("schema_version") != str(SCHEMA_VERSION):
@@ -368,16 +393,34 @@ class Study:
             raise StudyError(f"{db}: stored config is corrupt ({exc})") from None
         return cls(path, config, conn)
 
+    @contextlib.contextmanager
+    def _database(self, doing: str) -> Iterator[None]:
+        """Turn any SQLite error while ``doing`` into a one-line :class:`StudyError`."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise StudyError(f"{self.db_path}: cannot {doing} ({exc})") from None
+
     def meta(self, key: str) -> str | None:
-        """A metadata value."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        """A metadata value.
+
+        Raises:
+            StudyError: If the database cannot be read.
+        """
+        with self._database("read the study database"):
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def stored_steps(self) -> list[dict[str, Any]]:
-        """Stored step rows, in order."""
-        cur = self.conn.execute("SELECT * FROM steps ORDER BY step")
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        """Stored step rows, in order.
+
+        Raises:
+            StudyError: If the database cannot be read.
+        """
+        with self._database("read the study database"):
+            cur = self.conn.execute("SELECT * FROM steps ORDER BY step")
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     # ---------------------------------------------------------------- running
     def run(
@@ -405,7 +448,7 @@ class Study:
         engine.replay_until = len(stored)
         self.engine = engine
         engine.run()
-        with self.conn:
+        with self._database("write the study database"), self.conn:
             self.conn.execute("UPDATE meta SET value = 'finished' WHERE key = 'status'")
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('summary', ?)",
@@ -433,7 +476,7 @@ class Study:
         jobs = [engine.jobs[j] for j in sorted(job_ids)]
         archs = [engine.archs[j.arch] for j in jobs if j.kind != "init"]
         task = engine.task
-        with self.conn:
+        with self._database(f"write step {record.step} to the study database"), self.conn:
             self.conn.execute(
                 "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -494,6 +537,7 @@ __all__ = [
     "Study",
     "build_engine",
     "build_signal",
+    "integrity_problem",
     "provenance",
     "resolve_signal",
     "resolve_trace",

@@ -144,3 +144,76 @@ def test_study_create_builds_the_engine_before_writing(tmp_path: Path) -> None:
     engine = study.run()  # the engine built by create runs; the study ends with its 3 steps
     assert len(study.stored_steps()) == 3 and engine.summary()["steps"] == 3
     study.close()
+
+
+# ------------------------------------------------------------ 3. damaged study
+def _study(directory: Path, hours: int = 6, run: bool = True) -> Path:
+    from cenas.study import Study
+
+    study = Study.create(directory, StudyConfig(hours=hours, gpus=2, optimizer="random"))
+    if run:
+        study.run()
+    study.close()
+    return directory / "study.db"
+
+
+def _damage(db: Path, table: str = "archs") -> None:
+    """Overwrite the cell pointers of ``table``'s root page with garbage (file size kept)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    conn.close()
+    size = db.stat().st_size
+    with db.open("r+b") as fh:
+        fh.seek((root[0] - 1) * page_size + 8)
+        fh.write(b"\xa5garbage" * 16)
+    assert db.stat().st_size == size
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_damaged_study_resume_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], finished: bool
+) -> None:
+    import sqlite3
+
+    db = _study(tmp_path / "s")
+    if not finished:  # as if killed after 3 of 6 steps
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM steps WHERE step >= 3")
+            conn.execute("UPDATE meta SET value = 'running' WHERE key = 'status'")
+        conn.close()
+    _damage(db)
+    code, out = run_cli(["search", "--resume", "s", "--runs-dir", str(tmp_path), "--quiet"], capsys)
+    line = one_line(out)
+    assert code == 2
+    assert line.startswith(f"error: {db}: damaged study database (SQLite integrity check: "), line
+
+
+def test_damaged_study_report_one_line(tmp_path: Path) -> None:
+    from cenas.errors import StudyError
+    from cenas.report import write_report
+
+    db = _study(tmp_path / "s")
+    _damage(db, "steps")
+    with pytest.raises(StudyError, match=f"^{db}: damaged study database \\(SQLite integrity check: "):
+        write_report(tmp_path / "s")
+
+
+def test_database_errors_while_reading_become_study_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from cenas.errors import StudyError
+    from cenas.study import Study
+
+    _study(tmp_path / "s", hours=2)
+    study = Study.open(tmp_path / "s")
+    study.conn.close()  # any sqlite3 error while reading, here a closed connection
+    with pytest.raises(StudyError, match="cannot read the study database"):
+        study.stored_steps()
+    with pytest.raises(StudyError, match="cannot read the study database"):
+        study.meta("status")
+    assert issubclass(sqlite3.ProgrammingError, sqlite3.DatabaseError)

@@ -16,15 +16,31 @@ import numpy as np
 import pandas as pd
 
 from cenas.bench import get_task
+from cenas.errors import StudyError
 from cenas.optimize.hypervolume import pareto_front
 
 
 def _read(db: Path) -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame]:
-    conn = sqlite3.connect(db)
+    """The study's metadata, steps and architectures.
+
+    Raises:
+        StudyError: One line if the database is damaged or cannot be read.
+    """
+    from cenas.study import integrity_problem
+
     try:
+        conn = sqlite3.connect(db)
+    except sqlite3.DatabaseError as exc:
+        raise StudyError(f"{db}: cannot read the study database ({exc})") from None
+    try:
+        problem = integrity_problem(conn)
+        if problem is not None:
+            raise StudyError(f"{db}: damaged study database (SQLite integrity check: {problem})")
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         steps = pd.read_sql_query("SELECT * FROM steps ORDER BY step", conn)
         archs = pd.read_sql_query("SELECT * FROM archs", conn)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        raise StudyError(f"{db}: cannot read the study database ({exc})") from None
     finally:
         conn.close()
     return meta, steps, archs
