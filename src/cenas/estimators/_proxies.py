@@ -308,15 +308,16 @@ def grad_norm_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor)
 def grasp_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """GraSP (Wang et al., ICLR 2020) as Abdelfattah et al. (2021) compute it: ``Σ -θ ⊙ Hg``.
 
-    ``g`` is the gradient of the mean cross-entropy (first pass, held constant); a second
-    pass computes the gradient with its graph, and ``Hg`` is the gradient of ``gᵀ ∂L/∂θ``
-    (a Hessian-gradient product). Summed over the weights of every convolution and linear
-    layer, temperature 1. A gradient proxy.
+    ``g = ∂L/∂θ`` of the mean cross-entropy, held constant, and ``Hg`` the gradient of
+    ``gᵀ ∂L/∂θ`` (a Hessian-gradient product), summed over the weights of every convolution
+    and linear layer, temperature 1. zero-cost-nas runs two identical forward passes, one for
+    ``g`` and one to differentiate twice; the forward pass is deterministic (no dropout, batch
+    norm on the batch's statistics), so here ``g`` is the detached gradient of the one pass
+    that is differentiated twice: the same quantity for one forward pass less. A gradient
+    proxy.
     """
-    weights, first = _loss_grads(net, inputs, targets)
-    first = [g.detach() for g in first]
-    weights, second = _loss_grads(net, inputs, targets, create_graph=True)
-    z = sum((g1 * g2).sum() for g1, g2 in zip(first, second, strict=True))
+    weights, grads = _loss_grads(net, inputs, targets, create_graph=True)
+    z = sum((g.detach() * g).sum() for g in grads)
     assert isinstance(z, torch.Tensor)
     hg = torch.autograd.grad(z, weights, allow_unused=True)
     total = 0.0
