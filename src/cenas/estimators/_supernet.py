@@ -604,6 +604,7 @@ class _SupernetEstimator(LiveEstimator):
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.supernets: list[NB201Supernet] = []
         self.train_seconds = 0.0
+        self.train_losses: tuple[float, ...] = ()
         self._space = NB201Space()
         self._data: ImageSet | None = None
         self._device: torch.device | None = None
@@ -717,6 +718,7 @@ class OneShotEstimator(_SupernetEstimator):
         result = train_supernet(supernet, train, self.config, dev, self.checkpoint_dir)
         self.supernets = [supernet]
         self.train_seconds = result.seconds
+        self.train_losses = result.losses
         return result.seconds
 
 
