@@ -18,7 +18,9 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import platform
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -280,6 +282,22 @@ def provenance(config: StudyConfig) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- storage
+def folder_problem(path: str | Path) -> str | None:
+    """Why a folder cannot be created (or written) at ``path``; ``None`` if it can.
+
+    Looks at the nearest part of ``path`` that exists: it must be a folder the user may
+    write in (``path`` itself, if it exists, or the folder it would be created in).
+    """
+    p = Path(path).absolute()
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    if not p.is_dir():
+        return f"{p} is a file, not a folder"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"{p} is not writable"
+    return None
+
+
 def integrity_problem(conn: sqlite3.Connection) -> str | None:
     """The first problem SQLite's ``PRAGMA integrity_check`` finds, or ``None`` if none.
 
@@ -335,10 +353,18 @@ class Study:
         path = Path(directory)
         if (path / "study.db").exists():
             raise StudyError(f"{path}: a study already exists there; resume it or pick a new name")
+        problem = folder_problem(path)
+        if problem is not None:
+            raise StudyError(f"{path}: cannot create the study folder ({problem})")
         engine = build_engine(config)  # fails here, before the folder exists, if it cannot run
-        path.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path / "study.db")
-        conn.executescript(_SCHEMA)
+        made = next((p for p in (path, *path.parents) if p.exists()), None)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path / "study.db")
+            conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            _remove_new_folders(path, made)
+            raise StudyError(f"{path}: cannot create the study ({exc})") from None
         now = datetime.now(UTC).isoformat()
         with conn:
             conn.executemany(
@@ -393,6 +419,27 @@ class Study:
             raise StudyError(f"{db}: stored config is corrupt ({exc})") from None
         return cls(path, config, conn)
 
+    def check_writable(self) -> None:
+        """Check that the study can be continued here: its folder and database writable.
+
+        A write is tried (the time of this run goes into ``meta``), so a database that
+        opened read-only is found before any step is replayed.
+
+        Raises:
+            StudyError: One line naming what cannot be written.
+        """
+        for target in (self.directory, self.db_path):
+            if not os.access(target, os.W_OK):
+                raise StudyError(f"{target}: not writable; cannot resume the study")
+        try:
+            with self.conn:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_run', ?)",
+                    (datetime.now(UTC).isoformat(),),
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StudyError(f"{self.db_path}: cannot resume the study ({exc})") from None
+
     @contextlib.contextmanager
     def _database(self, doing: str) -> Iterator[None]:
         """Turn any SQLite error while ``doing`` into a one-line :class:`StudyError`."""
@@ -428,7 +475,13 @@ class Study:
         progress: Callable[[StepRecord, Engine], None] | None = None,
         engine_factory: Callable[..., Engine] = build_engine,
     ) -> Engine:
-        """Run (or resume) the study to its end, persisting each step atomically."""
+        """Run (or resume) the study to its end, persisting each step atomically.
+
+        Raises:
+            StudyError: If the study cannot be written (checked before any replay), or a
+                replayed step differs from the stored one.
+        """
+        self.check_writable()
         stored = self.stored_steps()
         replaying = {"n": len(stored)}
 
@@ -533,10 +586,23 @@ class Study:
         self.conn.close()
 
 
+def _remove_new_folders(path: Path, existing: Path | None) -> None:
+    """Undo a failed :meth:`Study.create`: remove the folders it made below ``existing``
+    (the part of ``path`` that existed before), or only the database if ``path`` existed."""
+    if existing is None or existing == path:
+        (path / "study.db").unlink(missing_ok=True)
+        return
+    top = path
+    while top.parent != existing and top.parent != top:
+        top = top.parent
+    shutil.rmtree(top, ignore_errors=True)
+
+
 __all__ = [
     "Study",
     "build_engine",
     "build_signal",
+    "folder_problem",
     "integrity_problem",
     "provenance",
     "resolve_signal",
