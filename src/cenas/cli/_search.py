@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -73,14 +78,14 @@ def build_config(config_file: Path | None, **flags: Any) -> StudyConfig:
     return StudyConfig.from_dict(data, source=source).validate()
 
 
-def _progress() -> Progress:
+def _progress(unit: str = "hour", out: Console | None = None) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("hour {task.completed:>3.0f}/{task.total:.0f}"),
+        TextColumn(unit + " {task.completed:>3.0f}/{task.total:.0f}"),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=out or console,
         transient=False,
     )
 
@@ -163,26 +168,62 @@ def search(
     elapsed = time.perf_counter() - t0
     report = write_report(study.directory)
     study.close()
+    _print_summary(engine, cfg, elapsed, report)
+
+
+FIXED_RULES = ("vanilla", "one-shot", "static")
+"""Policies that read no intensity: a fixed split, whatever the grid."""
+
+
+def policy_input(policy: str, mode: str) -> str:
+    """What a policy reads of the grid, in words, for the summary.
+
+    Args:
+        policy: Policy name.
+        mode: The signal's mode, ``forecast`` or ``actual`` (see ``CarbonSignal.mode``).
+    """
+    if policy in FIXED_RULES:
+        return "no intensity (a fixed split)"
+    if policy == "clairvoyant":
+        return "the true intensity of every hour of the window (a reference that reads the future)"
+    if mode == "forecast":
+        return "forecast intensities of the next 24 h, issued each hour from the data before it"
+    return "the true intensities of the next 24 h (hindsight)"
+
+
+def window_text(cfg: StudyConfig, engine: Any) -> str:
+    """Trace, first hour and end of the window a study ran on (UTC)."""
+    first = engine.signal.trace.start + pd.Timedelta(hours=engine.signal.start)
+    end = first + pd.Timedelta(hours=cfg.hours)
+    label = cfg.trace if cfg.trace is not None else f"bundled {cfg.zone}"
+    return f"{label} ({cfg.kind}), {first:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+
+
+def _print_summary(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) -> None:
     s = engine.summary()
-    table = Table(title="Study summary", show_header=False)
-    for key, value in [
+    budget = f" of {cfg.budget_g / 1000:.2f} kg budget" if cfg.budget_g else " (no budget)"
+    rows = [
+        ("window", window_text(cfg, engine)),
         ("stopped", s["stop"]),
-        ("hours", s["steps"]),
+        ("hours", f"{s['steps']} of {cfg.hours}"),
         ("hypervolume", f"{s['hv']:.3f} of {engine.task.hv_max:.3f} ({100 * s['hv_ratio']:.2f} %)"),
         ("log10(HV_max − HV)", f"{s['log_hv_diff']:.3f}"),
-        (
-            "carbon",
-            f"{s['carbon_g'] / 1000:.2f} kg CO2eq"
-            + (f" of {cfg.budget_g / 1000:.2f} kg budget" if cfg.budget_g else ""),
-        ),
+        ("carbon", f"{s['carbon_g'] / 1000:.2f} kg CO2eq{budget}"),
         ("energy", f"{s['energy_kwh']:.1f} kWh"),
-        ("policy input", f"{cfg.policy} on {engine.signal.mode} intensities"),
+        ("policy", f"{cfg.policy}, reading {policy_input(cfg.policy, engine.signal.mode)}"),
         ("trained / estimated", f"{s['n_trained']} / {s['n_estimated']}"),
         ("wall time", f"{elapsed:.1f} s"),
         ("report", str(report)),
-    ]:
-        table.add_row(key, str(value))
-    console.print(table)
+    ]
+    if console.is_terminal and console.width >= 100:
+        table = Table(title="Study summary", show_header=False)
+        for key, value in rows:
+            table.add_row(key, str(value))
+        console.print(table)
+    else:  # piped or narrow: one plain line per row, never wrapped mid-cell
+        typer.echo("Study summary")
+        for key, value in rows:
+            typer.echo(f"  {key:<20} {value}")
 
 
 def compare_cmd(
@@ -210,25 +251,23 @@ def compare_cmd(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Parallel processes (default: CPUs).")
     ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table (a wide table on a wide terminal, else a compact one), csv or json.",
+        ),
+    ] = "table",
 ) -> None:
     """Compare policies × seeds × carbon budgets on one task and trace."""
     from cenas.compare import compare, write_compare
-    from cenas.policy.registry import POLICIES
 
-    pols = [p.strip() for p in policies.split(",") if p.strip()]
-    for p in pols:
-        if p not in POLICIES:
-            raise ConfigError(
-                f"--policies: unknown policy {p!r}; choose from {', '.join(POLICIES)}"
-            )
-    try:
-        budgets = [float(b) for b in budgets_g.split(",") if b.strip()]
-    except ValueError:
-        raise ConfigError(f"--budgets-g: not a list of numbers: {budgets_g!r}") from None
-    if not budgets or any(b <= 0 for b in budgets):
-        raise ConfigError("--budgets-g: budgets must be positive numbers")
+    pols = parse_policies(policies)
+    budgets = parse_budgets(budgets_g)
     if seeds <= 0:
         raise ConfigError(f"--seeds: must be positive, got {seeds}")
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     base = build_config(
         config,
         trace=trace,
@@ -245,49 +284,203 @@ def compare_cmd(
     )
     total = len(pols) * seeds * len(budgets)
     t0 = time.perf_counter()
-    with _progress() as bar:
+    # machine formats keep stdout for the data: the progress goes to stderr
+    with _progress("run", console if fmt == "table" else Console(stderr=True)) as bar:
         job = bar.add_task("compare", total=total, info="")
         summary = compare(
-            base,
-            pols,
-            seeds,
-            budgets,
-            target,
-            workers=workers,
-            progress=lambda r: bar.advance(job),
+            base, pols, seeds, budgets, target, workers=workers, progress=lambda r: bar.advance(job)
         )
     paths = write_compare(summary, out)
-    table = Table(title=f"Carbon to reach log10(HV_max − HV) ≤ {target} and HV under each budget")
-    table.add_column("policy")
-    table.add_column("carbon to target (median, kg)")
-    table.add_column("reached")
-    table.add_column("× less than vanilla")
-    table.add_column("÷ clairvoyant")
-    for b in budgets:
-        table.add_column(f"HV/HVmax @ {b / 1000:g} kg")
+    print_compare(summary, fmt)
+    if fmt == "table":
+        done = f"{total} runs in {time.perf_counter() - t0:.1f} s → "
+        typer.echo(textwrap.fill(done + ", ".join(str(p) for p in paths), width=79))
+
+
+FORMATS = ("table", "csv", "json")
+WIDE_TABLE = 150
+"""Console width from which compare prints its one wide table instead of the compact form."""
+
+
+def parse_policies(text: str) -> list[str]:
+    """``--policies``: comma-separated registry names.
+
+    Raises:
+        ConfigError: For an unknown name or an empty list.
+    """
+    from cenas.policy.registry import POLICIES
+
+    pols = [p.strip() for p in text.split(",") if p.strip()]
+    if not pols:
+        raise ConfigError("--policies: give at least one policy")
+    for p in pols:
+        if p not in POLICIES:
+            raise ConfigError(
+                f"--policies: unknown policy {p!r}; choose from {', '.join(POLICIES)}"
+            )
+    return pols
+
+
+def parse_budgets(text: str) -> list[float]:
+    """``--budgets-g``: comma-separated positive carbon budgets in grams.
+
+    Raises:
+        ConfigError: For anything but a list of positive numbers.
+    """
+    try:
+        budgets = [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise ConfigError(f"--budgets-g: not a list of numbers: {text!r}") from None
+    if not budgets or any(not b > 0 or b == float("inf") for b in budgets):
+        raise ConfigError("--budgets-g: budgets must be positive numbers")
+    return budgets
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _hv_cell(stats: dict[str, Any]) -> str:
+    """Mean ± sample std of HV/HV_max; the mean alone for one seed (no spread to show)."""
+    if stats["mean"] is None:
+        return "—"
+    if stats["std"] is None:
+        return f"{stats['mean']:.4f}"
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def compare_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Column names and one row of strings per policy (the wide table and CSV)."""
+    budgets = summary["budgets_g"]
+    head = [
+        "policy",
+        "carbon to target, median (kg)",
+        "reached",
+        "× less than vanilla",
+        "÷ clairvoyant",
+        "÷ floor",
+        *(f"HV/HV_max @ {b / 1000:g} kg" for b in budgets),
+    ]
+    rows = []
     for p, e in summary["policies"].items():
-        med = e["carbon_to_target_g"]["median"]
-        r = e["ratios"]
-        table.add_row(
-            p,
-            "—" if med is None else f"{med / 1000:.2f}",
-            f"{e['reached_target']}/{seeds}",
-            "—" if r["vanilla_over_policy"] is None else f"{r['vanilla_over_policy']:.2f}",
-            "—" if r["policy_over_clairvoyant"] is None else f"{r['policy_over_clairvoyant']:.2f}",
-            *(
-                f"{e['hv_ratio'][str(b)]['mean']:.4f} ± {e['hv_ratio'][str(b)]['std']:.4f}"
-                for b in budgets
-            ),
+        c2t, r = e["carbon_to_target_g"], e["ratios"]
+        med = c2t["median"]
+        rows.append(
+            [
+                p,
+                "—" if med is None else f"{med / 1000:.2f}",
+                f"{e['reached_target']}/{len(c2t['per_seed'])}",
+                _num(r["vanilla_over_policy"], 2),
+                _num(r["policy_over_clairvoyant"], 2),
+                _num(r["policy_over_floor"], 1),
+                *(_hv_cell(e["hv_ratio"][str(b)]) for b in budgets),
+            ]
         )
-    console.print(table)
+    return head, rows
+
+
+def _plain(head: list[str], rows: list[list[str]]) -> str:
+    """Rows under a header, columns padded to their widest cell (first column left)."""
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    return "\n".join([line(head), "-" * len(line(head)), *(line(r) for r in rows)])
+
+
+def compact_compare(summary: dict[str, Any]) -> str:
+    """The comparison in two narrow tables (under 80 columns for up to four budgets)."""
+    head, rows = compare_rows(summary)
+    seeds = len(next(iter(summary["policies"].values()))["carbon_to_target_g"]["per_seed"])
+    carbon_head = ["policy", "kg to target", "reached", "×vanilla", "÷clairv.", "÷floor"]
+    hv_head = ["policy", *(h.replace("HV/HV_max @ ", "HV @ ") for h in head[6:])]
+    return "\n".join(
+        [
+            f"Carbon to reach log10(HV_max − HV) ≤ {summary['target_log_hv_diff']:g} "
+            f"(median over {seeds} seeds, {max(summary['budgets_g']) / 1000:g} kg runs)",
+            _plain(carbon_head, [r[:6] for r in rows]),
+            "",
+            "HV/HV_max under each carbon budget "
+            + ("(one seed)" if seeds == 1 else f"(mean ± std over {seeds} seeds)"),
+            _plain(hv_head, [[r[0], *r[6:]] for r in rows]),
+        ]
+    )
+
+
+def print_compare(summary: dict[str, Any], fmt: str) -> None:
+    """Print the comparison as a table (wide or compact, by the console), CSV or JSON."""
+    if fmt == "json":
+        slim = {k: v for k, v in summary.items() if k != "runs"}
+        typer.echo(json.dumps(slim, indent=2))
+        return
+    if fmt == "csv":
+        typer.echo(compare_csv(summary), nl=False)
+        return
+    head, rows = compare_rows(summary)
+    if console.is_terminal and console.width >= WIDE_TABLE:
+        table = Table(
+            title=f"Carbon to reach log10(HV_max − HV) ≤ {summary['target_log_hv_diff']:g} "
+            "and HV under each budget"
+        )
+        for h in head:
+            table.add_column(h, no_wrap=True)
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
+    else:
+        typer.echo(compact_compare(summary))
     floor = summary.get("floor_carbon_g")
-    console.print(
-        f"floor (cheapest true-front subset at the cleanest hour): "
-        f"{'—' if floor is None else f'{floor / 1000:.3f} kg'}"
-    )
-    console.print(
-        f"{total} runs in {time.perf_counter() - t0:.1f} s → {', '.join(str(p) for p in paths)}"
-    )
+    notes = [
+        f"window: {_window_line(summary)}",
+        f"ratios: {summary['ratio_definition']}",
+        "floor: the cheapest set of true Pareto-front cells reaching the target, trained at "
+        "the window's cleanest hour: " + ("—" if floor is None else f"{floor / 1000:.3f} kg"),
+    ]
+    for note in notes:
+        typer.echo(textwrap.fill(note, width=79, subsequent_indent="  "))
+
+
+def compare_csv(summary: dict[str, Any]) -> str:
+    """One CSV row per policy with plain numbers (empty: not reached or not defined)."""
+    budgets = summary["budgets_g"]
+    head = [
+        "policy",
+        "carbon_to_target_median_g",
+        "reached",
+        "seeds",
+        "vanilla_over_policy",
+        "policy_over_clairvoyant",
+        "policy_over_floor",
+    ]
+    for b in budgets:
+        head += [f"hv_ratio_mean_{b:g}g", f"hv_ratio_std_{b:g}g"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(head)
+    for p, e in summary["policies"].items():
+        c2t, r = e["carbon_to_target_g"], e["ratios"]
+        row: list[Any] = [
+            p,
+            c2t["median"],
+            e["reached_target"],
+            len(c2t["per_seed"]),
+            r["vanilla_over_policy"],
+            r["policy_over_clairvoyant"],
+            r["policy_over_floor"],
+        ]
+        for b in budgets:
+            row += [e["hv_ratio"][str(b)]["mean"], e["hv_ratio"][str(b)]["std"]]
+        writer.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def _window_line(summary: dict[str, Any]) -> str:
+    w = summary["window"]
+    start, end = (str(w[k])[:16].replace("T", " ") for k in ("start", "end"))
+    return f"{w['trace']} ({w['kind']}), {start} – {end} UTC"
 
 
 def register(root: typer.Typer) -> None:
