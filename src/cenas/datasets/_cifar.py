@@ -40,7 +40,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -230,7 +230,7 @@ def _load_folder(
     try:
         subdirs = _visible_dirs(p)
     except OSError as exc:
-        raise DataError(f"{p}: cannot list the folder ({exc.strerror}); {_EXPECTED}") from None
+        raise DataError(f"{p}: cannot list the folder ({_one_line(exc)}); {_EXPECTED}") from None
     roots = [d for d in subdirs if _is_imagefolder_root(d)]
     if len(roots) == 1:
         return _load_imagefolder(roots[0], dataset, split)
@@ -272,10 +272,17 @@ def _load_imagefolder(
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     listing: _Listing = {}
     for name in SPLITS:
-        listing[name] = {d.name: _list_class_folder(d) for d in _visible_dirs(root / name)}
+        try:
+            listing[name] = {d.name: _list_class_folder(d) for d in _visible_dirs(root / name)}
+        except OSError as exc:
+            raise DataError(f"{root / name}: cannot list the folder ({_one_line(exc)})") from None
 
     def read(cls: str, rel: tuple[str, ...]) -> bytes:
-        return root.joinpath(split, cls, *rel).read_bytes()
+        f = root.joinpath(split, cls, *rel)
+        try:
+            return f.read_bytes()
+        except OSError as exc:
+            raise DataError(f"{f}: cannot read the image ({_one_line(exc)})") from None
 
     def where(*parts: str) -> str:
         return str(root.joinpath(*parts))
@@ -298,7 +305,7 @@ def _load_tar(
     try:
         with tarfile.open(p, "r|*") as archive:
             for member in archive:
-                parts = tuple(x for x in PurePosixPath(member.name).parts if x not in ("", "."))
+                parts = tuple(x for x in member.name.split("/") if x not in ("", "."))
                 if not parts or any(x.startswith(".") for x in parts):
                     continue
                 seen += 1
@@ -568,7 +575,10 @@ def _load_batch_folder(
         f = folder / fname
         if not f.is_file():
             raise DataError(f"{f}: missing; expected the {_BATCHES[dataset].folder} file {fname}")
-        return f.read_bytes()
+        try:
+            return f.read_bytes()
+        except OSError as exc:
+            raise DataError(f"{f}: cannot read the file ({_one_line(exc)})") from None
 
     return _read_batches(read, lambda fname: str(folder / fname), dataset, split)
 
