@@ -33,8 +33,9 @@ class StudyConfig:
         zone: Bundled trace zone (ignored when ``trace`` is given).
         trace: Path of a user trace (Electricity Maps or ``timestamp,value`` CSV).
         kind: ``direct`` or ``lca`` intensity.
-        start: First hour of the window (UTC); default 2021-07-02 00:00 for the bundled
-            default zone, else the trace's first hour.
+        start: First hour of the window (UTC). ``None`` means 2021-07-02 00:00 UTC on a
+            bundled trace (every zone) and the first hour of a user's trace; a study stores
+            the start it resolved, never ``None``.
         hours: Time budget in hours.
         gpus: GPUs in the pool.
         step_hours: Hours per scheduling step.
