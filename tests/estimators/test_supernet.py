@@ -65,7 +65,7 @@ def test_forward_equals_extracted_standalone_network() -> None:
     supernet = NB201Supernet(channels=4, cells_per_stage=1, num_classes=10)
     _randomise(supernet, 1)
     supernet.eval()
-    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     gen = torch.Generator().manual_seed(5)
     cells = [tuple(torch.randint(0, 5, (6,), generator=gen).tolist()) for _ in range(8)]
     cells += [(3,) * 6, (2,) * 6, (0, 3, 1, 2, 4, 3)]
@@ -269,7 +269,7 @@ def test_estimate_is_independent_of_history() -> None:
 
 def test_one_shot_estimator_save_load_round_trip(tmp_path: Path) -> None:
     config = _tiny()
-    data = _images(40)
+    data = _images(24)
     est = OneShotEstimator(config, checkpoint_dir=tmp_path / "ckpt")
     assert est.cost.kind == "one-shot" and est.cost.init == "supernet training: 2 epochs"
     seconds = est.prepare(data, torch.device("cpu"))
@@ -310,7 +310,7 @@ def test_few_shot_sub_supernets_start_from_one_shot_weights() -> None:
 
 
 def test_few_shot_prepare_warm_starts_and_routes(tmp_path: Path) -> None:
-    data = _images(40)
+    data = _images(24)
     cpu = torch.device("cpu")
     one = OneShotEstimator(_tiny())
     one.prepare(data, cpu)

@@ -240,9 +240,12 @@ class NB201Supernet(nn.Module):
     def path_state_dict(self, ops: Sequence[int]) -> dict[str, torch.Tensor]:
         """The state of the path ``ops`` under the key names of :class:`NB201Network`."""
         path = _check_ops(ops)
+        net = NB201Network(path, self.channels, self.cells_per_stage, self.num_classes)
+        return self._state_for(net, path)
+
+    def _state_for(self, net: NB201Network, path: tuple[int, ...]) -> dict[str, torch.Tensor]:
         own = self.state_dict()
-        net_keys = NB201Network(path, self.channels, self.cells_per_stage, self.num_classes)
-        return {key: own[_supernet_key(self, key, path)] for key in net_keys.state_dict()}
+        return {key: own[_supernet_key(self, key, path)] for key in net.state_dict()}
 
     def extract(self, ops: Sequence[int]) -> NB201Network:
         """A standalone network of the cell ``ops`` holding copies of the inherited weights.
@@ -251,7 +254,7 @@ class NB201Supernet(nn.Module):
         """
         path = _check_ops(ops)
         net = NB201Network(path, self.channels, self.cells_per_stage, self.num_classes)
-        state = {k: v.detach().clone() for k, v in self.path_state_dict(path).items()}
+        state = {k: v.detach().clone() for k, v in self._state_for(net, path).items()}
         net.load_state_dict(state, strict=True)
         return net.to(next(self.parameters()).device)
 
