@@ -309,8 +309,10 @@ def vote_members() -> tuple[str, ...]:
     return VOTE_MEMBERS
 
 
-PROXY_TABLE_COMMAND = "cenas estimators table --proxies {proxy}"
-"""The command that computes (or completes) a proxy's column of the table."""
+PROXY_TABLE_COMMAND = (
+    "cenas estimators table --out DIR --proxies {proxy} && cenas estimators ship --from DIR"
+)
+"""The commands that compute (or complete, resuming in DIR) a proxy's column of the table."""
 
 
 def proxy_table_path() -> Path:
@@ -591,9 +593,10 @@ class PredictorEstimator(Estimator):
         onehot[np.arange(ops.shape[0])[:, None], cols] = 1.0
         return onehot
 
-    def _base_acc(self, archs: NDArray[np.int64]) -> NDArray[np.float64]:
+    def _base_value(self, archs: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The base's accuracy estimates, minimisation form (``-accuracy``)."""
         assert self.base is not None
-        return np.array([-float(self.base.estimate(int(a))[0]) for a in np.atleast_1d(archs)])
+        return np.array([float(self.base.estimate(int(a))[0]) for a in np.atleast_1d(archs)])
 
     def cost_s(self, arch: int) -> float:
         if self.base is None:
@@ -606,7 +609,7 @@ class PredictorEstimator(Estimator):
         y = np.asarray(objectives)[:, 0]
         self._mean = float(y.mean())
         if self.base is not None:
-            z = self._base_acc(np.asarray(archs))
+            z = self._base_value(np.asarray(archs))
             slope = float(np.polyfit(z, y, 1)[0]) if np.ptp(z) > 0 else 0.0
             self._line = (float(np.mean(y) - slope * np.mean(z)), slope)
             y = y - (self._line[0] + self._line[1] * z)
@@ -622,9 +625,9 @@ class PredictorEstimator(Estimator):
         """Predicted accuracy (minimisation form, ``-accuracy``) of many cells at once."""
         archs = np.atleast_1d(np.asarray(archs, dtype=np.int64))
         if self.base is not None:
-            z = self._base_acc(archs)
+            z = self._base_value(archs)
             if self._gp is None:
-                return -z
+                return z
             resid = self._gp.predict(self._features(archs))
             return np.asarray(self._line[0] + self._line[1] * z + resid, dtype=np.float64)
         if self._gp is None:

@@ -20,10 +20,11 @@ ran. Every charge goes to a :class:`~cenas.engine.energy.Ledger` entry at the ac
 intensity of its hour. No cell is ever estimated or trained twice.
 
 One-time estimator work (a supernet's training, :attr:`Estimator.init_cost_s`) is a job
-of kind ``init`` that the estimating GPUs work off first, before any estimate: it is split
-across however many GPUs estimate in an hour (data-parallel), pauses when none do, carries
-over between steps, draws training power and is charged to the ledger at each hour's
-intensity like any other job. No estimate starts before the moment it completes.
+of kind ``init`` that the estimating GPUs work off first, before any estimate: from the
+start of each step it is shared equally by that step's estimating GPUs (data-parallel), it
+pauses in steps where none estimate, carries over between steps, draws training power and is
+charged to the ledger at each hour's intensity like any other job. No estimate starts before
+the moment it completes.
 
 Budgets: the loop stops after ``hours`` or when the carbon budget is spent. A step whose
 worst-case carbon (all its GPUs busy) would cross the budget runs only for the share of
@@ -355,15 +356,18 @@ class Engine:
         estimate: JobKind = "estimate"
         roles: list[JobKind] = [train] * n_train + [estimate] * (cfg.n_gpus - n_train)
         heap: list[tuple[float, int]] = [(0.0, g) for g in range(cfg.n_gpus)]
+        estimating = [g for g in range(cfg.n_gpus) if roles[g] == "estimate"]
+        if self.init_pending and estimating and duration > 0:
+            shares = self._run_init(s, estimating, duration, intensity)
+            entries.extend(e for e, _ in shares)
+            free = {g: t for g, (_, t) in zip(estimating, shares, strict=True)}
+            heap = [(free.get(g, 0.0), g) for g in range(cfg.n_gpus)]
         heapq.heapify(heap)
         current: dict[int, Job | None] = dict.fromkeys(range(cfg.n_gpus))
         eps = 1e-9
         while heap:
             t, g = heapq.heappop(heap)
             if t >= duration - eps:
-                continue
-            if roles[g] == "estimate" and current[g] is None and self._init_blocks(s, t):
-                heapq.heappush(heap, (self._run_init(s, g, t, duration, intensity, entries), g))
                 continue
             job = current[g] or self._next_job(roles[g], s)
             if job is None:  # nothing to do: idle for the rest of the step
@@ -387,36 +391,29 @@ class Engine:
                 self.paused[job.kind].append(job)
         return entries
 
-    def _init_blocks(self, s: int, t: float) -> bool:
-        """Whether an estimating GPU free at second ``t`` of step ``s`` must wait for init."""
-        if self.init_job is None:
-            return False
-        if self._init_ready is None:
-            return True
-        step, ready = self._init_ready
-        return step == s and t < ready - 1e-9
-
     def _run_init(
-        self, s: int, g: int, t: float, duration: float, intensity: float, out: list[LedgerEntry]
-    ) -> float:
-        """Run GPU ``g`` on the init job from ``t`` (or idle until it completes); return when."""
+        self, s: int, gpus: list[int], duration: float, intensity: float
+    ) -> list[tuple[LedgerEntry, float]]:
+        """Share the pending init job equally among the step's estimating ``gpus`` from t = 0.
+
+        Returns each GPU's ledger entry and the second it is free again (the same for all:
+        data-parallel work ends together).
+        """
         job, power = self.init_job, self.config.power
-        assert job is not None
-        if self._init_ready is not None:  # fully assigned: wait for its last share to end
-            until = self._init_ready[1]
-            out.append(self.ledger.charge(s, g, "idle", None, until - t, power, intensity))
-            return until
-        run = min(job.remaining_s, duration - t)
+        assert job is not None and gpus
+        share = min(job.remaining_s / len(gpus), duration)
         if job.start_step < 0:
             job.start_step = s
-        job.gpu = g
-        out.append(self.ledger.charge(s, g, "init", job.id, run, power, intensity))
-        job.done_s += run
-        if job.remaining_s <= 1e-9:
+        job.gpu = gpus[0]
+        out = [
+            (self.ledger.charge(s, g, "init", job.id, share, power, intensity), share) for g in gpus
+        ]
+        job.done_s += share * len(gpus)
+        if job.remaining_s <= 1e-6:
             job.done_s = job.total_s
             job.end_step = s
-            self._init_ready = (s, t + run)
-        return t + run
+            self._init_ready = (s, share)
+        return out
 
     def _new_job(self, kind: JobKind, arch: int, s: int) -> Job:
         cost = self.trainer.cost_s(arch) if kind == "train" else self.estimator.cost_s(arch)
