@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from cenas.bench import get_task
 from cenas.errors import StudyError
@@ -46,6 +47,51 @@ def _read(db: Path) -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame]:
     return meta, steps, archs
 
 
+_DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
+
+
+def axis_labels(dataset: str, device: str) -> tuple[str, str]:
+    """Axis labels, with units, of a task's accuracy and latency."""
+    name = _DATASETS.get(dataset, dataset)
+    dev = device.upper() if device in ("fpga", "eyeriss") else device.replace("_", " ")
+    return f"{name} test accuracy after 200 epochs (%)", f"latency on {dev} (ms)"
+
+
+def fmt_value(value: Any) -> str:
+    """A config or summary value for the report: floats rounded to six significant
+    digits, ``None`` as a dash, mappings and lists spelled out, strings unquoted."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {fmt_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_value(v) for v in value)
+    return str(value)
+
+
+def arch_html(arch: str) -> str:
+    """An NB201 cell string as one line per node (``|op~input|`` groups joined by ``+``),
+    so that the architecture column fits the page."""
+    return "<br>".join(f"<code>{html.escape(node)}</code>" for node in arch.split("+"))
+
+
+def _window(config: dict[str, Any], steps: pd.DataFrame) -> str:
+    label = config.get("trace") or f"bundled {config.get('zone')}"
+    if config.get("start"):
+        first = pd.Timestamp(config["start"])
+    elif len(steps):  # studies stored before the resolved start was recorded
+        first = pd.Timestamp(steps["hour_utc"].iloc[0])
+    else:
+        return f"{label} ({config.get('kind')})"
+    first = first.tz_localize("UTC") if first.tzinfo is None else first.tz_convert("UTC")
+    end = first + pd.Timedelta(hours=int(config["hours"]))
+    return f"{label} ({config.get('kind')}), {first:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+
+
 def _fig_hv(steps: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.plot(steps["step"] + 1, steps["log_hv_diff"], color="tab:blue")
@@ -75,6 +121,7 @@ def _fig_split(steps: pd.DataFrame, path: Path) -> None:
         label="estimating GPUs",
     )
     ax2.set_ylabel("GPUs")
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.plot(hours, steps["intensity"], color="black", lw=1.5, label="intensity")
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
@@ -83,7 +130,14 @@ def _fig_split(steps: pd.DataFrame, path: Path) -> None:
     ax.set_title("Carbon intensity and GPU split")
     lines = ax.get_legend_handles_labels()
     bars = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="upper right", fontsize=8)
+    ax.legend(
+        lines[0] + bars[0],
+        lines[1] + bars[1],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=3,
+        fontsize=8,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -118,8 +172,9 @@ def _fig_front(archs: pd.DataFrame, task_name: str, path: Path) -> None:
     ax.step(true[:, 1], true[:, 0], where="post", color="tab:red", ls="--", label="true front")
     ax.set_xlim(0, float(task.ref_point[1]))
     ax.set_ylim(max(0.0, float(np.min(true[:, 0])) - 10.0), float(np.max(true[:, 0])) + 2.0)
-    ax.set_xlabel(task.objective_names[1])
-    ax.set_ylabel(task.objective_names[0])
+    acc_label, lat_label = axis_labels(task.dataset, task.device)
+    ax.set_xlabel(lat_label)
+    ax.set_ylabel(acc_label)
     ax.set_title("Pareto front of trained architectures")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -158,14 +213,14 @@ def write_report(directory: str | Path) -> Path:
             mask |= np.all(y == row, axis=1)
         for _, r in trained[mask].sort_values("true_1").iterrows():
             front_rows += (
-                f"<tr><td><code>{html.escape(r['arch_str'])}</code></td>"
+                f"<tr><td>{arch_html(r['arch_str'])}</td>"
                 f"<td>{-r['true_0']:.2f}</td><td>{r['true_1']:.3f}</td>"
                 f"<td>{int(r['train_step'])}</td></tr>"
             )
 
     def kv(d: dict[str, Any]) -> str:
         return "".join(
-            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(fmt_value(v))}</td></tr>"
             for k, v in d.items()
         )
 
@@ -173,16 +228,21 @@ def write_report(directory: str | Path) -> Path:
         f'<figure><img src="{f}" alt="{t}"><figcaption>{t}</figcaption></figure>'
         for f, t in figures.items()
     )
-    names = task.objective_names
-    head = f"<tr><th>arch</th><th>{names[0]}</th><th>{names[1]}</th><th>trained at hour</th></tr>"
+    acc_label, lat_label = axis_labels(task.dataset, task.device)
+    head = (
+        f"<tr><th>architecture (one node a line)</th><th>{html.escape(acc_label)}</th>"
+        f"<th>{html.escape(lat_label)}</th><th>trained at hour</th></tr>"
+    )
     prov = kv(json.loads(meta.get("provenance", "{}")))
     body = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cenas study {html.escape(meta.get("name", ""))}</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}
+td{{overflow-wrap:anywhere}}td code{{white-space:nowrap}}
 img{{max-width:100%}}</style></head><body>
 <h1>cenas study <code>{html.escape(meta.get("name", ""))}</code></h1>
 <p>Task {html.escape(task.name)}; HV_max = {task.hv_max:.3f};
+window {html.escape(_window(config, steps))};
 status {html.escape(meta.get("status", "?"))}.</p>
 <h2>Summary</h2><table>{kv(summary)}</table>
 <h2>Figures</h2>
