@@ -31,7 +31,14 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from cenas.cli import _estimators, _forecast, _policy, _search, _traces
+    from cenas.cli import (
+        _estimators,
+        _estimators_evaluate,  # noqa: F401  (adds `estimators evaluate`)
+        _forecast,
+        _policy,
+        _search,
+        _traces,
+    )
 
     app.add_typer(_traces.app, name="traces")
     app.add_typer(_forecast.app, name="forecast")

@@ -169,7 +169,7 @@ def tabular_quality(
     agreement = rank_agreement(score, true_accuracy(task))
     ok = np.isfinite(score)
     size = task.space.size
-    note = "" if agreement.n == size else f"on the {agreement.n:,} of {size:,} cells covered"
+    note = "" if agreement.n == size else f"{agreement.n:,} of {size:,} cells covered"
     return EstimatorQuality(
         estimator=name,
         agreement=agreement,
@@ -217,7 +217,7 @@ def predictor_quality(
         seconds_per_estimate=secs,
         init_gpu_hours=float(np.mean(hours)),
         cost_basis=pred.cost_basis,
-        note=f"after {n_train} random trained cells, mean of {seeds} seeds",
+        note=f"mean of {seeds} seeds",
     )
 
 
