@@ -45,7 +45,13 @@ PolicyOpt = Annotated[
 ]
 EstimatorOpt = Annotated[
     str | None,
-    typer.Option("--estimator", help="low-fidelity, predictor or oracle (a reference bound)."),
+    typer.Option(
+        "--estimator",
+        help="low-fidelity, one-shot, few-shot (CIFAR-10; charge the supernet's training "
+        "first), zero-cost:<proxy> (synflow, naswot, jacob_cov, snip, grad_norm, grasp, "
+        "fisher, params, flops), zero-cost:vote, predictor, predictor:<estimator> or oracle "
+        "(a reference bound).",
+    ),
 ]
 OptimizerOpt = Annotated[
     str | None, typer.Option("--optimizer", help="lamoo, random, nsga2, qnehvi, ...")
