@@ -403,6 +403,16 @@ def test_batches_of_the_other_dataset(tmp_path: Path) -> None:
     raises(archive, r"holds cifar-10-batches-py, expected cifar-100-python", dataset="cifar100")
 
 
+def test_empty_path_string_is_not_the_current_folder() -> None:
+    with pytest.raises(DataError, match=r"^path: empty; expected an ImageFolder root"):
+        load_cifar("")
+
+
+def test_cifar100_folder_read_as_cifar10_gets_a_hint(tmp_path: Path) -> None:
+    make_imagefolder(tmp_path, classes=[f"c{i:03d}" for i in range(100)], n_train=1, n_test=1)
+    raises(tmp_path, r"100 class folders, expected 10 for cifar10 \(pass dataset='cifar100'\)$")
+
+
 def test_unknown_dataset_and_split(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^dataset: unknown data set 'mnist'; expected one of"):
         load_cifar(tmp_path, dataset="mnist")

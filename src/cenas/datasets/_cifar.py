@@ -143,6 +143,8 @@ def load_cifar(
         raise DataError(f"split: unknown split {split!r}; expected 'train' or 'test'")
     if path is None:
         return _load_packaged(dataset, split)
+    if not str(path).strip():
+        raise DataError(f"path: empty; {_EXPECTED}, or None for the packaged subset")
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: no such file or folder; {_EXPECTED}")
@@ -414,8 +416,10 @@ def _assemble(
         )
     expected = NUM_CLASSES[dataset]
     if len(train) != expected:
+        other = _other(dataset)
+        hint = f" (pass dataset={other!r})" if len(train) == NUM_CLASSES[other] else ""
         raise DataError(
-            f"{where(split)}: {len(train)} class folders, expected {expected} for {dataset}"
+            f"{where(split)}: {len(train)} class folders, expected {expected} for {dataset}{hint}"
         )
     classes = tuple(sorted(train))
     for name in SPLITS:
