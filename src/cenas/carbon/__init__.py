@@ -9,7 +9,13 @@ from cenas.carbon._readers import (
     read_electricitymaps_csv,
     read_plain_csv,
 )
-from cenas.carbon._registry import BUNDLED_ZONES, bundled_traces, bundled_years, load_bundled
+from cenas.carbon._registry import (
+    BUNDLED_ZONES,
+    bundled_traces,
+    bundled_years,
+    canonical_zone,
+    load_bundled,
+)
 from cenas.carbon._trace import CarbonTrace, Kind, to_utc_hour
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "Kind",
     "bundled_traces",
     "bundled_years",
+    "canonical_zone",
     "detect_format",
     "load_bundled",
     "load_trace",

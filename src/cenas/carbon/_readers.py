@@ -5,29 +5,35 @@ Two formats are understood, each as ``.csv`` or gzip-compressed ``.csv.gz``:
 * **Electricity Maps** data-portal exports (the format of the bundled traces): a header with
   ``Datetime (UTC)`` and ``Carbon Intensity gCO₂eq/kWh (direct)`` / ``(LCA)`` columns, plus
   optional ``Zone Id``, ``Renewable Percentage`` and ``Low Carbon Percentage`` columns; any
-  other columns are ignored. Column names match case-insensitively, ``CO2`` may be spelled
-  without the subscript, and the newer export names ``(Life cycle)``,
-  ``Renewable energy percentage (RE%)`` and ``Carbon-free energy percentage (CFE%)`` are
-  accepted as well.
-* **Plain** CSV files with exactly two columns ``timestamp,value`` (in either order). A file
-  without a header is accepted too when its first line already is a data row, i.e. its first
-  field parses as a timestamp; its columns are then timestamp, value.
+  other columns are ignored (``value_column`` reads another column instead of the kind's).
+  Column names match case-insensitively, ``CO2`` may be spelled without the subscript, and
+  the newer export names ``(Life cycle)``, ``Renewable energy percentage (RE%)`` and
+  ``Carbon-free energy percentage (CFE%)`` are accepted as well.
+* **Plain** CSV files with a ``timestamp`` and a ``value`` column (any order, any case; other
+  columns, such as a source or an estimated flag, are ignored; ``value_column`` names another
+  column to read). A file without a header is accepted too when its first line already is a
+  data row of two fields, the first a timestamp; its columns are then timestamp, value.
+
+The trace records the column its values came from (:attr:`CarbonTrace.column`).
 
 Timestamps are ISO 8601 (``2021-01-01 00:00``, ``2021-01-01T00:00:00Z``,
 ``2021-03-28T03:00:00+02:00``; a trailing `` UTC`` is read as ``+00:00``). A stamp without
-an offset means UTC; stamps with an offset are converted to UTC, so a local-time file with
-DST changes loads as a regular UTC trace. A file that mixes naive and offset-aware stamps
-is rejected, since the naive ones cannot be placed on the UTC axis without guessing.
+an offset means UTC (a plain file's trace then has ``naive_utc`` set, so that summaries say
+so); stamps with an offset are converted to UTC, so a local-time file with DST changes
+loads as a regular UTC trace. A file that mixes naive and offset-aware stamps is rejected,
+since the naive ones cannot be placed on the UTC axis without guessing.
 
 Every problem raises :class:`~cenas.errors.TraceError` with one line of the form
-``<file>: row <n>: <problem>``, where ``n`` is the 1-based line number in the file (the header
-is line 1; blank lines are skipped but counted; a quoted field spanning lines would shift the
-count). Problems checked, in this order: unreadable or empty
-file, missing or unknown columns, unparsable timestamps, naive and offset-aware stamps
-mixed, stamps not on a whole hour, duplicated hours, unsorted hours, missing or
-non-numeric values, negative values, values above :data:`MAX_INTENSITY`, and missing hours.
-Missing hours (gaps) are an error unless the caller opts in with ``fill_gaps=N``: gaps of at
-most ``N`` consecutive hours are then filled by linear interpolation (covariates too).
+``<file>: row <n>: <problem>`` (``<file>: <problem>`` for a missing or unreadable file),
+where ``n`` is the 1-based line number in the file (the header is line 1; blank lines are
+skipped but counted; a quoted field spanning lines would shift the count). Problems checked,
+in this order: unreadable or empty file, missing columns, unparsable timestamps, naive and
+offset-aware stamps mixed, stamps not on a whole hour, duplicated hours, unsorted hours,
+missing or non-numeric values, negative values, values above :data:`MAX_INTENSITY`, and
+missing hours. Missing hours (gaps) are an error unless the caller opts in with
+``fill_gaps=N``: gaps of at most ``N`` consecutive hours are then filled by linear
+interpolation (covariates too). A file that fails and seems separated by ``;`` or tabs gets
+a hint about the delimiter.
 Covariates are auxiliary: holes in them are interpolated and an all-empty one is dropped.
 """
 
@@ -78,9 +84,45 @@ def _norm(name: str) -> str:
     return " ".join(name.replace("₂", "2").strip().lower().split())
 
 
-def _fail(path: str, line: int, problem: str) -> TraceError:
+def _fail(path: str, line: int | None, problem: str) -> TraceError:
     problem = " ".join(str(problem).split())
+    if line is None:  # the file as a whole
+        return TraceError(f"{path}: {problem}")
     return TraceError(f"{path}: row {line}: {problem}")
+
+
+def _first_line(path: str | PathLike[str]) -> str | None:
+    """The first non-blank line of a (possibly gzipped) file, or ``None`` if unreadable."""
+    try:
+        with Path(path).open("rb") as fh:
+            head = fh.read(65536)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as gz:
+                head = gz.read(65536)
+        text = head.decode("utf-8-sig", errors="replace")
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    return next((ln for ln in text.splitlines() if ln.strip()), None)
+
+
+def _delimiter_hint(path: str | PathLike[str]) -> str | None:
+    """A hint when a file seems separated by ``;`` or tabs rather than commas."""
+    line = _first_line(path)
+    if line is None or "," in line:
+        return None
+    for sep, name in ((";", "';'"), ("\t", "tab")):
+        if sep in line:
+            return (
+                f"the file seems to be separated by {name}; cenas reads comma-separated "
+                "files: save it as CSV with ',' between fields and '.' as the decimal point"
+            )
+    return None
+
+
+def _hinted(path: str | PathLike[str], exc: TraceError) -> TraceError:
+    """``exc`` with the delimiter hint appended when the file seems to need one."""
+    hint = _delimiter_hint(path) if Path(path).is_file() else None
+    return TraceError(f"{exc} ({hint})") if hint else exc
 
 
 def _short(value: object) -> str:
@@ -105,9 +147,9 @@ def _read_raw(path: str | PathLike[str]) -> _Raw:
     p = Path(path)
     name = str(path)
     if not p.exists():
-        raise _fail(name, 1, "no such file")
+        raise _fail(name, None, "no such file")
     if p.is_dir():
-        raise _fail(name, 1, "is a directory, not a CSV file")
+        raise _fail(name, None, "is a directory, not a CSV file")
     try:
         with p.open("rb") as fh:
             gzipped = fh.read(2) == b"\x1f\x8b"
@@ -131,7 +173,7 @@ def _read_raw(path: str | PathLike[str]) -> _Raw:
             ) from None
         raise _fail(name, 1, f"malformed CSV ({exc})") from None
     except (UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise _fail(name, 1, f"cannot read file ({type(exc).__name__}: {exc})") from None
+        raise _fail(name, None, f"cannot read file ({type(exc).__name__}: {exc})") from None
     frame = frame.fillna("")
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1)
@@ -153,8 +195,12 @@ def _take_header(raw: _Raw) -> _Raw:
     return _Raw(raw.name, header, rows)
 
 
-def _parse_hours(raw: _Raw, column: str) -> pd.DatetimeIndex:
-    """Parse the timestamp column to UTC, checking format, offsets and whole hours."""
+def _parse_hours(raw: _Raw, column: str) -> tuple[pd.DatetimeIndex, bool]:
+    """Parse the timestamp column to UTC, checking format, offsets and whole hours.
+
+    Returns:
+        The hours, and whether the stamps had no UTC offset (read as UTC).
+    """
     shown_text = raw.rows[column].str.strip()
     # A trailing " UTC" (as in "2021-01-01 00:00:00 UTC") is an explicit zero offset.
     text = shown_text.str.replace(_UTC_SUFFIX, "+00:00", regex=True)
@@ -201,7 +247,7 @@ def _parse_hours(raw: _Raw, column: str) -> pd.DatetimeIndex:
             int(lines[i]),
             f"hours not sorted: {index[i].isoformat()} comes after {index[i - 1].isoformat()}",
         )
-    return index
+    return index, not bool(aware.any())
 
 
 def _parse_values(raw: _Raw, column: str, label: str) -> NDArray[np.float64]:
@@ -253,6 +299,8 @@ def _assemble(
     *,
     zone: str,
     kind: Kind,
+    column: str,
+    naive_utc: bool = False,
 ) -> CarbonTrace:
     """Check for missing hours (filling them if allowed) and build the trace."""
     if isinstance(fill_gaps, bool) or not isinstance(fill_gaps, int | np.integer) or fill_gaps < 0:
@@ -289,6 +337,8 @@ def _assemble(
         kind=kind,
         source=raw.name,
         covariates=dict(covariates),
+        column=column,
+        naive_utc=naive_utc,
     )
 
 
@@ -300,12 +350,28 @@ def _find(header: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _electricitymaps(raw: _Raw, kind: Kind, fill_gaps: int) -> CarbonTrace:
+def _no_column(raw: _Raw, value_column: str) -> TraceError:
+    assert raw.header is not None
+    return _fail(
+        raw.name,
+        1,
+        f"no column {value_column!r} (--value-column); columns: {', '.join(raw.header)}",
+    )
+
+
+def _electricitymaps(
+    raw: _Raw, kind: Kind, fill_gaps: int, value_column: str | None = None
+) -> CarbonTrace:
     if kind not in _EM_KIND:
         raise TraceError(f"unknown trace kind {kind!r}; expected 'direct' or 'lca'")
     assert raw.header is not None
     time_col = _find(raw.header, (_EM_TIME,))
-    value_col = _find(raw.header, _EM_KIND[kind])
+    if value_column is not None:
+        value_col = _find(raw.header, (_norm(value_column),))
+        if value_col is None:
+            raise _no_column(raw, value_column)
+    else:
+        value_col = _find(raw.header, _EM_KIND[kind])
     missing = [
         name
         for name, col in (("Datetime (UTC)", time_col), (_EM_DISPLAY[kind], value_col))
@@ -320,7 +386,7 @@ def _electricitymaps(raw: _Raw, kind: Kind, fill_gaps: int) -> CarbonTrace:
     assert time_col is not None and value_col is not None
     if raw.rows.empty:
         raise _fail(raw.name, 2, "no data rows after the header")
-    index = _parse_hours(raw, time_col)
+    index, _ = _parse_hours(raw, time_col)  # the column says UTC: naive stamps are UTC
     values = _parse_values(raw, value_col, f"column {value_col!r}")
     covariates: dict[str, NDArray[np.float64]] = {}
     for key, names in _EM_COVARIATES.items():
@@ -333,7 +399,9 @@ def _electricitymaps(raw: _Raw, kind: Kind, fill_gaps: int) -> CarbonTrace:
     zone_col = _find(raw.header, _EM_ZONE)
     if zone_col is not None:
         zone = str(raw.rows[zone_col].iloc[0]).strip() or "custom"
-    return _assemble(raw, index, values, covariates, fill_gaps, zone=zone, kind=kind)
+    return _assemble(
+        raw, index, values, covariates, fill_gaps, zone=zone, kind=kind, column=value_col
+    )
 
 
 def _looks_like_data(cells: list[str]) -> bool:
@@ -345,11 +413,14 @@ def _looks_like_data(cells: list[str]) -> bool:
     return bool(stamp.notna().iloc[0])
 
 
-def _plain(raw: _Raw, fill_gaps: int, zone: str | None, kind: Kind) -> CarbonTrace:
+def _plain(
+    raw: _Raw, fill_gaps: int, zone: str | None, kind: Kind, value_column: str | None = None
+) -> CarbonTrace:
     first = [str(c) for c in raw.rows.iloc[0]]
     while len(first) > 2 and first[-1].strip() == "":
         first.pop()
-    if _looks_like_data(first) and raw.rows.shape[1] == 2:
+    column = "value"
+    if value_column is None and _looks_like_data(first) and raw.rows.shape[1] == 2:
         rows = raw.rows.copy()
         rows.columns = pd.Index(["timestamp", "value"])
         raw = _Raw(raw.name, None, rows)
@@ -357,27 +428,39 @@ def _plain(raw: _Raw, fill_gaps: int, zone: str | None, kind: Kind) -> CarbonTra
         raw = _take_header(raw)
         assert raw.header is not None
         names = [_norm(c) for c in raw.header]
-        unknown = [
-            c for c, n in zip(raw.header, names, strict=True) if n not in {"timestamp", "value"}
-        ]
-        if unknown:
+        wanted = "value" if value_column is None else _norm(value_column)
+        if value_column is not None and wanted not in names:
+            raise _no_column(raw, value_column)
+        absent = [c for c in ("timestamp", wanted) if c not in names]
+        if absent:
+            hint = "; name the intensity column with --value-column" if "value" in absent else ""
             raise _fail(
                 raw.name,
                 1,
-                f"unknown column(s) {', '.join(repr(c) for c in unknown)}; "
-                "a plain trace has exactly the columns timestamp,value",
+                f"missing column(s) {', '.join(absent)}{hint} (columns: {', '.join(raw.header)})",
             )
-        absent = [c for c in ("timestamp", "value") if c not in names]
-        if absent:
-            raise _fail(raw.name, 1, f"missing column(s) {', '.join(absent)}")
-        if len(names) != len(set(names)):
+        used = ("timestamp", wanted)
+        if any(names.count(n) > 1 for n in used):
             raise _fail(raw.name, 1, "repeated column name in the header")
-        raw.rows.columns = pd.Index(names)
         if raw.rows.empty:
             raise _fail(raw.name, 2, "no data rows after the header")
-    index = _parse_hours(raw, "timestamp")
-    values = _parse_values(raw, "value", "column 'value'")
-    return _assemble(raw, index, values, {}, fill_gaps, zone=zone or "custom", kind=kind)
+        column = raw.header[names.index(wanted)]
+        rows = raw.rows.iloc[:, [names.index(n) for n in used]].copy()
+        rows.columns = pd.Index(["timestamp", "value"])
+        raw = _Raw(raw.name, raw.header, rows)
+    index, naive = _parse_hours(raw, "timestamp")
+    values = _parse_values(raw, "value", f"column {column!r}")
+    return _assemble(
+        raw,
+        index,
+        values,
+        {},
+        fill_gaps,
+        zone=zone or "custom",
+        kind=kind,
+        column=column,
+        naive_utc=naive,
+    )
 
 
 def _detect(raw: _Raw) -> Format:
@@ -386,7 +469,10 @@ def _detect(raw: _Raw) -> Format:
 
 
 def read_electricitymaps_csv(
-    path: str | PathLike[str], kind: Kind = "direct", fill_gaps: int = 0
+    path: str | PathLike[str],
+    kind: Kind = "direct",
+    fill_gaps: int = 0,
+    value_column: str | None = None,
 ) -> CarbonTrace:
     """Read an Electricity Maps data-portal export (``.csv`` or ``.csv.gz``).
 
@@ -395,6 +481,8 @@ def read_electricitymaps_csv(
         kind: Which intensity column to use: ``direct`` or ``lca`` (life cycle).
         fill_gaps: Largest gap, in consecutive missing hours, to fill by linear
             interpolation; ``0`` (the default) makes any gap an error.
+        value_column: Read this column (matched case-insensitively) instead of the
+            ``kind``'s intensity column; ``kind`` is then a label only.
 
     Returns:
         The trace, with ``zone`` from the ``Zone Id`` column (``custom`` if absent),
@@ -404,8 +492,10 @@ def read_electricitymaps_csv(
     Raises:
         TraceError: If the file cannot be read or is invalid (one line naming file and row).
     """
-    raw = _take_header(_read_raw(path))
-    return _electricitymaps(raw, kind, fill_gaps)
+    try:
+        return _electricitymaps(_take_header(_read_raw(path)), kind, fill_gaps, value_column)
+    except TraceError as exc:
+        raise _hinted(path, exc) from None
 
 
 def read_plain_csv(
@@ -413,12 +503,13 @@ def read_plain_csv(
     fill_gaps: int = 0,
     zone: str | None = None,
     kind: Kind = "direct",
+    value_column: str | None = None,
 ) -> CarbonTrace:
     """Read a plain ``timestamp,value`` CSV file (``.csv`` or ``.csv.gz``).
 
-    The header must name exactly the two columns ``timestamp`` and ``value`` (any order,
-    any case). A header-less file is accepted when its first line is a data row
-    (its first field a timestamp; columns timestamp, value).
+    The header must name a ``timestamp`` and a ``value`` column (any order, any case);
+    other columns are ignored. A header-less file is accepted when its first line is a
+    data row of two fields (its first a timestamp; columns timestamp, value).
 
     Args:
         path: The file.
@@ -426,14 +517,19 @@ def read_plain_csv(
             interpolation; ``0`` (the default) makes any gap an error.
         zone: Label for the trace's ``zone`` (default ``custom``).
         kind: Whether the values are ``direct`` or ``lca`` emissions (a label only).
+        value_column: Read this column (matched case-insensitively) instead of ``value``.
 
     Returns:
-        The trace, without covariates, with ``source`` the path.
+        The trace, without covariates, with ``source`` the path, ``column`` the column
+        read and ``naive_utc`` set if the timestamps had no UTC offset.
 
     Raises:
         TraceError: If the file cannot be read or is invalid (one line naming file and row).
     """
-    return _plain(_read_raw(path), fill_gaps, zone, kind)
+    try:
+        return _plain(_read_raw(path), fill_gaps, zone, kind, value_column)
+    except TraceError as exc:
+        raise _hinted(path, exc) from None
 
 
 def detect_format(path: str | PathLike[str]) -> Format:
@@ -445,20 +541,29 @@ def detect_format(path: str | PathLike[str]) -> Format:
     return _detect(_read_raw(path))
 
 
-def load_trace(path: str | PathLike[str], kind: Kind = "direct", fill_gaps: int = 0) -> CarbonTrace:
+def load_trace(
+    path: str | PathLike[str],
+    kind: Kind = "direct",
+    fill_gaps: int = 0,
+    value_column: str | None = None,
+) -> CarbonTrace:
     """Read a trace file in either format, detected from its header.
 
     A header with a ``Datetime (UTC)`` column means an Electricity Maps export
     (:func:`read_electricitymaps_csv`); anything else is read as a plain CSV
-    (:func:`read_plain_csv`), whose ``kind`` is then only a label.
+    (:func:`read_plain_csv`), whose ``kind`` is then only a label. ``fill_gaps`` and
+    ``value_column`` are as there.
 
     Raises:
         TraceError: If the file cannot be read or is invalid (one line naming file and row).
     """
-    raw = _read_raw(path)
-    if _detect(raw) == "electricitymaps":
-        return _electricitymaps(_take_header(raw), kind, fill_gaps)
-    return _plain(raw, fill_gaps, None, kind)
+    try:
+        raw = _read_raw(path)
+        if _detect(raw) == "electricitymaps":
+            return _electricitymaps(_take_header(raw), kind, fill_gaps, value_column)
+        return _plain(raw, fill_gaps, None, kind, value_column)
+    except TraceError as exc:
+        raise _hinted(path, exc) from None
 
 
 __all__ = [

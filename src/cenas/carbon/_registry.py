@@ -47,8 +47,16 @@ def bundled_traces() -> list[tuple[str, int]]:
     return sorted(_catalogue(), key=lambda zy: (order.get(zy[0], len(order)), zy[0], zy[1]))
 
 
+def canonical_zone(zone: str) -> str:
+    """A bundled zone's own spelling for ``zone``, matched case-insensitively (``de-lu`` is
+    ``DE-LU``); an unknown zone is returned unchanged."""
+    known = {z.upper(): z for z in (*BUNDLED_ZONES, *(z for z, _ in bundled_traces()))}
+    return known.get(zone.strip().upper(), zone)
+
+
 def bundled_years(zone: str) -> list[int]:
-    """The years bundled for ``zone`` (empty if the zone is unknown)."""
+    """The years bundled for ``zone`` (case-insensitive; empty if the zone is unknown)."""
+    zone = canonical_zone(zone)
     return [year for z, year in bundled_traces() if z == zone]
 
 
@@ -108,7 +116,7 @@ def load_bundled(
     """Load a bundled hourly carbon-intensity trace.
 
     Args:
-        zone: One of :data:`BUNDLED_ZONES` (e.g. ``US-CAL-CISO``).
+        zone: One of :data:`BUNDLED_ZONES` (e.g. ``US-CAL-CISO``; case-insensitive).
         years: A year, several consecutive years (joined in order), or ``None`` for all
             bundled years of the zone.
         kind: ``direct`` (operational) or ``lca`` (life-cycle) intensity.
@@ -124,7 +132,8 @@ def load_bundled(
     """
     if kind not in ("direct", "lca"):
         raise TraceError(f"unknown trace kind {kind!r}; expected 'direct' or 'lca'")
+    zone = canonical_zone(zone)
     return _load(zone, _normalise_years(zone, years), kind)
 
 
-__all__ = ["BUNDLED_ZONES", "bundled_traces", "bundled_years", "load_bundled"]
+__all__ = ["BUNDLED_ZONES", "bundled_traces", "bundled_years", "canonical_zone", "load_bundled"]

@@ -42,6 +42,8 @@ class CarbonTrace:
         kind: ``direct`` (operational) or ``lca`` (life-cycle) emissions.
         source: Where the values came from (file path or ``bundled:<zone>:<year>``).
         covariates: Optional aligned hourly series (e.g. ``renewable_pct``).
+        column: The file column the values were read from (empty if not from a file).
+        naive_utc: Whether the file's timestamps had no UTC offset and were read as UTC.
     """
 
     values: NDArray[np.float64]
@@ -50,6 +52,8 @@ class CarbonTrace:
     kind: Kind = "direct"
     source: str = ""
     covariates: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    column: str = ""
+    naive_utc: bool = False
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=np.float64)
@@ -130,6 +134,8 @@ class CarbonTrace:
             kind=self.kind,
             source=self.source,
             covariates={k: v[a:b].copy() for k, v in self.covariates.items()},
+            column=self.column,
+            naive_utc=self.naive_utc,
         )
 
     def concat(self, other: CarbonTrace) -> CarbonTrace:
@@ -147,4 +153,6 @@ class CarbonTrace:
             kind=self.kind,
             source=self.source if self.source == other.source else f"{self.source}+{other.source}",
             covariates={k: np.concatenate([self.covariates[k], other.covariates[k]]) for k in keys},
+            column=self.column if self.column == other.column else "",
+            naive_utc=self.naive_utc or other.naive_utc,
         )

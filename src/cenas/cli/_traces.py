@@ -168,6 +168,10 @@ def _stats_table(trace: CarbonTrace, summary: TraceSummary) -> Table:
     table.add_column("statistic")
     table.add_column("value", justify="right")
     table.add_row("source", trace.source)
+    if trace.column:
+        table.add_row("column read", trace.column)
+    if trace.naive_utc:
+        table.add_row("timestamps", "no UTC offset in the file: read as UTC")
     table.add_row("period (UTC)", f"{trace.start:%Y-%m-%d %H:%M} to {trace.end:%Y-%m-%d %H:%M}")
     table.add_row("hours", str(summary.hours))
     table.add_row("mean", f"{summary.mean:.1f}")
@@ -225,6 +229,14 @@ def show(
             "--fill-gaps", min=0, help="With --trace: interpolate gaps of at most N hours."
         ),
     ] = 0,
+    value_column: Annotated[
+        str | None,
+        typer.Option(
+            "--value-column",
+            help="With --trace: the column to read (default: value, or the kind's "
+            "intensity column of an Electricity Maps export).",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write a PNG plot to this file.")
     ] = None,
@@ -239,12 +251,14 @@ def show(
         raise TraceError("--year applies to bundled zones, not to --trace files")
     if trace_file is None and fill_gaps:
         raise TraceError("--fill-gaps applies to --trace files; bundled traces have no gaps")
+    if trace_file is None and value_column is not None:
+        raise TraceError("--value-column applies to --trace files, not to bundled zones")
     if out is not None and out.suffix.lower() != ".png":
         raise CenasError(f"{out}: --out must name a .png file")
     if out is not None and not out.parent.is_dir():
         raise CenasError(f"{out}: cannot write the plot (folder {out.parent} does not exist)")
     if trace_file is not None:
-        trace = load_trace(trace_file, kind=chosen, fill_gaps=fill_gaps)
+        trace = load_trace(trace_file, kind=chosen, fill_gaps=fill_gaps, value_column=value_column)
     else:
         assert zone is not None
         known = {z.upper(): z for z in BUNDLED_ZONES}
