@@ -556,7 +556,7 @@ class VoteEstimator(LiveEstimator):
     def __init__(
         self,
         members: Sequence[str] = VOTE_MEMBERS,
-        reference: dict[str, Sequence[float]] | None = None,
+        reference: Mapping[str, Sequence[float]] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_seed: int = 0,
         init_seed: int = 0,

@@ -5,14 +5,15 @@ are visited in one seeded random permutation of the 15,625 cells of
 :class:`cenas.space.NB201Space` (so any prefix of the order is a uniform random sample of
 the space), and shard ``I`` of ``N`` takes every ``N``-th cell of that order starting at
 ``I``. Each finished cell is appended (flushed and synced) as one CSV row to
-``DIR/shard-I.csv`` -- columns ``index`` (the official NAS-Bench-201 index), ``arch_str``,
-then ``<proxy>`` and ``<proxy>_s`` (seconds) for each proxy -- so a killed job loses at most
-the cell it was on: a rerun reads the file, drops a truncated last line and skips every cell
-already there. A job over another proxy set writes ``DIR/shard-I.<p1>-<p2>.csv`` beside it
-(the fast ``params,flops`` fill). ``DIR/provenance.json`` records the configuration, the
-data (path, sha256, and the sha256 of the batch's pixels and labels), torch and Python
-versions, the git commit, device and threads of every run; a rerun whose configuration
-differs from the folder's is refused rather than mixed in.
+``DIR/shard-I.csv``: columns ``index`` (the official NAS-Bench-201 index), ``arch_str``,
+then ``<proxy>`` and ``<proxy>_s`` (seconds, by ``time.perf_counter`` per proxy, after one
+untimed warm-up pass of every proxy on a small network) for each proxy. A killed job loses
+at most the cell it was on: a rerun reads the file, drops a truncated last line and skips
+every cell already there. A job over another proxy set writes ``DIR/shard-I.<p1>-<p2>.csv``
+beside it (the fast ``params,flops`` fill). ``DIR/provenance.json`` records the
+configuration, the data (path, sha256, and the sha256 of the batch's pixels and labels),
+torch and Python versions, the git commit, device and threads of every run; a rerun whose
+configuration differs from the folder's is refused rather than mixed in.
 
 :func:`ship_table` merges the shards into the package's
 ``cenas/data/nb201/nb201_proxies.csv.gz`` (sorted by index; a cell not measured is absent
@@ -24,6 +25,7 @@ Proxies and their definitions: :mod:`cenas.estimators._proxies`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -59,6 +61,12 @@ from cenas.space import NB201Space
 
 TABLE_PROXIES: tuple[str, ...] = tuple(p for p in PROXIES if p not in ("params", "flops"))
 """The proxies a table job computes by default (``params`` and ``flops`` have a fast mode)."""
+
+MIXED_CELL = (
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+)
+"""A cell with every operation, for the warm-up."""
 
 SHIPPED_CSV = "nb201_proxies.csv.gz"
 SHIPPED_JSON = "nb201_proxies.json"
@@ -390,6 +398,8 @@ def run_table(
     space = NB201Space()
     written = 0
     new_file = not path.exists() or path.stat().st_size == 0
+    if len(done) < len(cells):
+        _warm_up(proxies, cfg, batch)
     with path.open("a", encoding="utf-8", newline="") as fh:
         if new_file:
             fh.write(",".join(columns(proxies)) + "\n")
@@ -420,6 +430,16 @@ def run_table(
                 log(f"{done_before + written} done, {written} this run, {elapsed:.0f} s, {arch}")
     remaining = sum(1 for c in cells if space.to_str(space.from_index(int(c))) not in done)
     return TableRun(path, done_before, written, remaining, time.perf_counter() - started)
+
+
+def _warm_up(proxies: Sequence[str], cfg: TableConfig, batch: ProxyBatch) -> None:
+    """Run each proxy once, untimed, on a small network, so one-time costs (lazy imports,
+    kernel selection, the FLOP counter's first use) stay out of the first row's seconds."""
+    factory = nb201_factory(MIXED_CELL, 4, 1, cfg.num_classes, cfg.init_seed)
+    small = ProxyBatch(batch.inputs[:8], batch.targets[:8], batch.indices[:8], batch.seed)
+    for name in proxies:
+        with contextlib.suppress(RuntimeError, ValueError, np.linalg.LinAlgError):
+            compute_proxy(name, factory, small)
 
 
 def _official_index() -> np.ndarray:
