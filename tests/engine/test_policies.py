@@ -40,9 +40,12 @@ def test_heuristic_trains_when_clean_relative_to_coming_hours() -> None:
     h = HeuristicPolicy(horizon=24, low=0.25, high=0.75)
     assert h.decide(state(100, list(range(150, 174)))) == 8  # cleanest hour: all train
     assert h.decide(state(300, list(range(150, 174)))) == 0  # dirtiest: none train
-    mid = h.decide(state(162, list(range(150, 174))))  # half of the coming hours cleaner
-    assert 0 < mid < 8
-    assert h.decide(state(162, [])) == mid or 0 <= h.decide(state(162, [])) <= 8
+    # 12 of the 24 coming hours are cleaner: percentile 0.5, share (0.75 - 0.5) / 0.5 = 0.5
+    assert h.decide(state(162, list(range(150, 174)))) == 4
+    # 18 of 24 cleaner: percentile 0.75 = high, none train; 9 of 24: share 0.75, 6 GPUs
+    assert h.decide(state(168, list(range(150, 174)))) == 0
+    assert h.decide(state(159, list(range(150, 174)))) == 6
+    assert h.decide(state(162, [])) == 4  # no forecast: percentile 0.5
 
 
 def test_heuristic_endgame_trains_everything() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from cenas.cli import main
 from cenas.cli._policy import app
 from cenas.policy.rl import (
     AllocationEnv,
@@ -95,7 +96,9 @@ def test_export_matches_sb3(short_config: EnvConfig, action: str) -> None:
             assert np.allclose(got, want, atol=1e-5)
 
 
-def test_cli_evaluate_and_errors(tmp_path: Path, short_config: EnvConfig) -> None:
+def test_cli_evaluate_and_errors(
+    tmp_path: Path, short_config: EnvConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
     runner = CliRunner()
     result = runner.invoke(
         app,
@@ -116,8 +119,12 @@ def test_cli_evaluate_and_errors(tmp_path: Path, short_config: EnvConfig) -> Non
     )
     assert result.exit_code == 0, result.output
     assert "mean HV/HVmax" in result.output and "vanilla" in result.output
-    bad = runner.invoke(app, ["evaluate", "--zones", "MARS"])
-    assert bad.exit_code != 0
+    # through the real entry point: one line naming the field, exit code 2
+    with pytest.raises(SystemExit) as exc:
+        main(["policy", "evaluate", "--zones", "MARS"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "zones: unknown 'MARS'" in err[0]
 
 
 def test_parallel_training_matches_serial(tmp_path: Path, short_config: EnvConfig) -> None:
