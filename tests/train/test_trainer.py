@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +306,53 @@ def test_other_bad_input_is_one_line() -> None:
     floats = ImageSet(TRAIN.images.float(), TRAIN.labels, TRAIN.classes, "cifar10", "x")
     with pytest.raises(DataError, match="train_set: images must be uint8"):
         train(ARCH, floats, None, TINY)
+
+
+_KILLED_CHILD = """
+import os, signal, sys, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {tests!r})
+from train.test_trainer import ARCH, TINY, TRAIN, VAL
+from cenas.train import train
+
+def die(p):
+    if p.epoch == 2 and p.step == 3 and not p.epoch_done:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+train(ARCH, TRAIN, VAL, TINY, checkpoint_dir={ckpt!r}, progress=die)
+"""
+
+
+def test_sigkilled_process_resumes_exactly(reference: TrainResult, tmp_path: Path) -> None:
+    tests = str(Path(__file__).resolve().parents[1])
+    code = _KILLED_CHILD.format(tests=tests, ckpt=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-500:]
+    assert torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["epoch"] == 1
+    resumed = train(ARCH, TRAIN, VAL, TINY, checkpoint_dir=tmp_path, test_set=TEST)
+    assert resumed.resumed_from == 1
+    assert resumed.model is not None and reference.model is not None
+    assert _states_equal(resumed.model, reference.model)
+    assert resumed.val_acc == reference.val_acc and resumed.train_loss == reference.train_loss
+
+
+def test_caller_rng_and_settings_are_restored(tmp_path: Path) -> None:
+    stale = tmp_path / f".{CHECKPOINT_NAME}.12345.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    assert not torch.are_deterministic_algorithms_enabled()
+    train(ARCH, TRAIN, None, TINY, checkpoint_dir=tmp_path, max_epochs=1)
+    assert torch.equal(torch.rand(3), expected)
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_channels_last_bf16_trains() -> None:
+    r = train(ARCH, TRAIN, VAL, TINY, device="cuda", test_set=TEST)
+    assert r.status == "completed" and r.device.startswith("cuda")
+    assert r.val_acc is not None and r.train_loss is not None and math.isfinite(r.train_loss)
+    assert r.model is not None
+    assert next(r.model.parameters()).is_cuda

@@ -284,16 +284,21 @@ def data_fingerprint(data: ImageSet) -> str:
 
 @contextlib.contextmanager
 def _numerics(device: torch.device) -> Iterator[None]:
-    """Deterministic algorithms on CPU; cuDNN autotuning on CUDA; restored afterwards."""
+    """Deterministic algorithms on CPU, cuDNN autotuning on CUDA, the RNGs forked: the
+    caller's settings and random state are restored afterwards."""
     det = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     bench = torch.backends.cudnn.benchmark
+    cuda_devices: list[int] = []
+    if device.type == "cuda":
+        cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
     try:
         if device.type == "cpu":
             torch.use_deterministic_algorithms(True)
         else:
             torch.backends.cudnn.benchmark = True
-        yield
+        with torch.random.fork_rng(devices=cuda_devices):
+            yield
     finally:
         torch.use_deterministic_algorithms(det, warn_only=warn_only)
         torch.backends.cudnn.benchmark = bench
@@ -400,6 +405,12 @@ class _Job:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        with contextlib.suppress(OSError):  # make the rename durable where the OS allows
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def load(self, path: Path, fingerprint: str) -> None:
         try:
@@ -591,6 +602,9 @@ def train(
         except OSError as exc:
             raise ConfigError(f"checkpoint_dir: cannot create {directory} ({exc})") from exc
         ckpt = directory / CHECKPOINT_NAME
+        for stale in directory.glob(f".{CHECKPOINT_NAME}.*.tmp"):  # left by a killed job
+            with contextlib.suppress(OSError):
+                stale.unlink()
         fingerprint = data_fingerprint(train_set)
 
     with _numerics(dev):
