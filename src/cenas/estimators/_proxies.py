@@ -513,7 +513,7 @@ class ZeroCostEstimator(LiveEstimator):
         )
 
 
-def vote_ranks(scores: Mapping[str, Sequence[float]]) -> np.ndarray:
+def vote_ranks(scores: Mapping[str, Sequence[float] | np.ndarray]) -> np.ndarray:
     """The vote of a population: the mean over members of each cell's rank.
 
     Ranks run from 1 (lowest score) to ``n`` (highest), ties share their average rank, and a
