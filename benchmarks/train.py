@@ -1,8 +1,9 @@
 """Speed of the NAS-Bench-201 trainer (cenas.train) on this machine.
 
-(a) A reduced network (C=8, N=1) trains one epoch on the packaged CIFAR-10 subset's whole
-    training split (batch 256, NAS-Bench-201 recipe), for the mean-cost cell and the
-    largest cell; the target is <= 30 s per epoch on two CPU cores.
+(a) A reduced network (C=8, N=1) trains on the packaged CIFAR-10 subset's whole training
+    split (batch 256, NAS-Bench-201 recipe) for two epochs, for the mean-cost cell and the
+    largest cell; the second epoch's time is the one compared with the target (<= 30 s on
+    two CPU cores), the first includes one-time kernel set-up.
 (b) The full-size network (C=16, N=5): training images per second (a handful of batches of
     256, timed from the trainer's own per-step progress events, the first step excluded as
     warm-up) and inference images per second (evaluation mode, no gradients), for the same
@@ -75,11 +76,12 @@ def load() -> str:
 
 
 def one_epoch(arch: str, data: ImageSet, test: ImageSet, device: str) -> dict[str, float]:
-    """(a): one epoch of the reduced network through ``train``."""
-    cfg = TrainConfig(epochs=1, channels=8, cells_per_stage=1, batch_size=256)
+    """(a): two epochs of the reduced network through ``train`` (the first warms up)."""
+    cfg = TrainConfig(epochs=2, channels=8, cells_per_stage=1, batch_size=256)
     r = train(arch, data, None, cfg, device=device, test_set=test)
     return {
-        "epoch_s": r.epoch_seconds[0],
+        "first_s": r.epoch_seconds[0],
+        "epoch_s": r.epoch_seconds[1],
         "wall_s": r.wall_seconds,
         "img_s": r.images_per_second,
         "test_acc": float(r.test_acc or 0.0),
@@ -175,9 +177,9 @@ def main() -> None:
         a = one_epoch(arch, train_set, test_set, args.device)
         verdict = "meets" if a["epoch_s"] <= 30 else "misses"
         lines.append(
-            f"  {name:<9} epoch {a['epoch_s']:6.2f} s ({a['img_s']:6.0f} img/s; whole call with "
-            f"test evaluation {a['wall_s']:.2f} s; {a['params']:,} params; "
-            f"test acc after 1 epoch {a['test_acc']:.2f} %): {verdict} the target"
+            f"  {name:<9} epoch {a['epoch_s']:6.2f} s (first epoch, with warm-up, "
+            f"{a['first_s']:.2f} s; {a['img_s']:.0f} img/s over both; {a['params']:,} params; "
+            f"test acc after 2 epochs {a['test_acc']:.2f} %): {verdict} the target"
         )
     lines.append("")
     lines.append(

@@ -1,7 +1,7 @@
 """Train one NAS-Bench-201 cell with NAS-Bench-201's recipe, resumably.
 
 Dong & Yang, "NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture
-Search", ICLR 2020 (Table 1 of the paper lists the recipe): SGD with Nesterov momentum 0.9,
+Search", ICLR 2020, trains every cell with: SGD with Nesterov momentum 0.9,
 learning rate 0.1 annealed to 0 by a cosine over the whole run and updated every iteration,
 weight decay 5e-4, batch 256, 200 epochs, cross-entropy loss, random crop with 4 pixels of
 padding and horizontal flips. NAS-Bench-201 also reports a 12-epoch schedule (the cosine
@@ -14,8 +14,10 @@ so a job killed at any point resumes from its last completed epoch. Batch order 
 augmentation are a pure function of ``(seed, epoch)`` (:class:`cenas.datasets.BatchLoader`)
 and the global RNG is re-seeded at each epoch, so on CPU, where deterministic algorithms are
 enforced, a resumed job ends with exactly the weights, loss and accuracy of an uninterrupted
-one. A loss that becomes NaN or infinite ends the job with status ``failed`` and the epoch
-and step recorded; the checkpoint keeps the last good epoch.
+one, in the same process or another, provided it runs with the same number of torch threads
+(CPU kernels split their sums by thread, so 1 and 2 threads differ in the last bits). A loss
+that becomes NaN or infinite ends the job with status ``failed`` and the epoch and step
+recorded; the checkpoint keeps the last good epoch.
 """
 
 from __future__ import annotations
@@ -551,9 +553,9 @@ def train(
     are channels-last and run under bfloat16 autocast.
 
     With ``checkpoint_dir``, a checkpoint is written there after every epoch, atomically,
-    and a job that finds one resumes from it: on CPU it then ends with exactly the weights,
-    loss and accuracy of an uninterrupted run. A finished job's checkpoint is only
-    re-evaluated.
+    and a job that finds one resumes from it: on CPU, with the same number of torch threads,
+    it then ends with exactly the weights, loss and accuracy of an uninterrupted run. A
+    finished job's checkpoint is only re-evaluated.
 
     Args:
         arch: The cell (an ``arch_str``, an enumeration index or six operation indices).
