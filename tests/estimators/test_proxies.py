@@ -421,3 +421,24 @@ def test_cli_table_and_ship(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "shipped 2 cells" in result.output
+
+
+def test_shipped_table_format() -> None:
+    """The simulator reads exactly these columns; index and arch_str agree with NB201."""
+    from cenas.bench import load_nb201_table
+    from cenas.estimators._proxies import shipped_reference
+    from cenas.estimators._table import columns, package_data_dir
+
+    with gzip.open(package_data_dir() / "nb201_proxies.csv.gz", "rt") as fh:
+        shipped = pd.read_csv(fh)
+    assert shipped.columns.tolist() == columns(PROXIES)
+    assert shipped["index"].is_monotonic_increasing and shipped["index"].is_unique
+    bench = load_nb201_table().set_index("index")
+    assert (bench.loc[shipped["index"], "arch_str"].to_numpy() == shipped["arch_str"]).all()
+    meta = json.loads((package_data_dir() / "nb201_proxies.json").read_text())
+    assert meta["cells"] == len(shipped)
+    assert meta["coverage"] == {p: int(shipped[p].notna().sum()) for p in PROXIES}
+    ref = shipped_reference()
+    assert ref is not None
+    full = shipped[shipped[[f"{m}_s" for m in VOTE_MEMBERS]].notna().all(axis=1)]
+    assert ref["synflow"] == full["synflow"].tolist()

@@ -158,8 +158,22 @@ def estimate_cmd(
         raise CenasError(f"--arch: {' '.join(str(exc).split())}") from None
     dev = _device(device)
     opts: dict[str, object] = {}
+    note = ""
     if estimator.startswith("zero-cost:"):
         opts = {"batch_seed": seed, "init_seed": seed}
+    if estimator == "zero-cost:vote":
+        from cenas.estimators._proxies import shipped_reference
+
+        reference = shipped_reference()
+        if reference is not None:
+            opts["reference"] = reference
+            n_ref = len(next(iter(reference.values())))
+            note = (
+                f"vote score: mean member percentile among {n_ref} cells of the shipped "
+                "NB201 proxy table (CIFAR-10, batch seed 0)"
+            )
+        else:
+            note = "vote score: no shipped proxy table; ranked alone (1.0)"
     est = make_live_estimator(estimator, **opts)
     images = _load(data, dataset)
     prep = est.prepare(images, dev)
@@ -172,6 +186,8 @@ def estimate_cmd(
     for key, value in result.extra.items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         console.print(f"  {key:<12} {shown}", highlight=False)
+    if note:
+        console.print(note, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -534,6 +534,33 @@ def vote_ranks(scores: Mapping[str, Sequence[float] | np.ndarray]) -> np.ndarray
     return np.mean(np.stack(columns), axis=0)
 
 
+def shipped_reference(
+    members: Sequence[str] = VOTE_MEMBERS,
+) -> dict[str, list[float]] | None:
+    """Member scores of every cell of the shipped proxy table that has all of them.
+
+    The table is ``cenas/data/nb201/nb201_proxies.csv.gz`` (``cenas estimators ship``:
+    CIFAR-10, 64 training images drawn with seed 0, C=16, N=5, init seed 0). ``None`` when
+    the package has no table or no cell with every member.
+    """
+    import gzip
+    from importlib import resources
+
+    import pandas as pd
+
+    path = resources.files("cenas") / "data" / "nb201" / "nb201_proxies.csv.gz"
+    if not path.is_file():
+        return None
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
+        table = pd.read_csv(fh)
+    if any(f"{m}_s" not in table.columns for m in members):
+        return None
+    table = table[table[[f"{m}_s" for m in members]].notna().all(axis=1)]
+    if table.empty:
+        return None
+    return {m: [float(v) for v in table[m]] for m in members}
+
+
 class VoteEstimator(LiveEstimator):
     """The vote of several proxies (Abdelfattah et al., ICLR 2021, Section 5).
 
@@ -542,9 +569,10 @@ class VoteEstimator(LiveEstimator):
     way. A single cell has no rank of its own, so :meth:`estimate` ranks it inside a
     reference population: by default every cell this estimator has estimated so far
     (itself included), or the scores given as ``reference`` (member -> scores of the
-    reference cells, e.g. columns of the shipped proxy table). Its ``score`` is the cell's
-    mean member percentile in that population, ``(rank - 1) / (n - 1)`` averaged over members
-    (``1.0`` alone), and ``extra`` holds every member's raw score and the population size.
+    reference cells, e.g. :func:`shipped_reference`, the shipped proxy table; ``cenas
+    estimate`` uses it). Its ``score`` is the cell's mean member percentile in that
+    population, ``(rank - 1) / (n - 1)`` averaged over members (``1.0`` alone), and ``extra``
+    holds every member's raw score and seconds and the population size.
 
     Args:
         members: Proxies of the vote (:data:`VOTE_MEMBERS`).
@@ -652,6 +680,7 @@ __all__ = [
     "naswot_score",
     "nb201_factory",
     "proxy_cost",
+    "shipped_reference",
     "snip_score",
     "synflow_score",
     "vote_ranks",
