@@ -145,7 +145,10 @@ def estimate_cmd(
     data: DataOpt = None,
     dataset: DatasetOpt = "cifar10",
     device: DeviceOpt = "cpu",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the batch and the init.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Seed of the proxies' batch and init, or of the training."),
+    ] = 0,
 ) -> None:
     """Run one live estimator on one cell of your data; print its score and seconds."""
     from cenas.estimators import make_live_estimator
@@ -161,6 +164,8 @@ def estimate_cmd(
     note = ""
     if estimator.startswith("zero-cost:"):
         opts = {"batch_seed": seed, "init_seed": seed}
+    elif estimator == "low-fidelity":
+        opts = {"seed": seed}
     if estimator == "zero-cost:vote":
         from cenas.estimators._proxies import shipped_reference
 
