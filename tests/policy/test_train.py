@@ -17,8 +17,11 @@ from cenas.policy.rl import (
     RLPolicy,
     evaluate_policy,
     export_policy,
+    run_episode,
     train_policy,
 )
+from cenas.policy.rl._env import episodes
+from cenas.policy.rl._train import make_model, teacher_data, training_config, warm_start
 
 
 def test_short_training(tmp_path: Path, short_config: EnvConfig) -> None:
@@ -147,3 +150,31 @@ def test_parallel_training_matches_serial(tmp_path: Path, short_config: EnvConfi
         weights.append(result.policy.layers)
     for (wa, ba), (wb, bb) in zip(weights[0], weights[1], strict=True):
         assert np.array_equal(wa, wb) and np.array_equal(ba, bb)
+
+
+@pytest.mark.parametrize("action", ["discrete", "continuous"])
+def test_behaviour_cloning_reproduces_its_teacher(action: str, short_config: EnvConfig) -> None:
+    """The cloned actor decides like the half/half teacher on its states and on new episodes."""
+    cfg = training_config(action, short_config)
+    settings = PPOSettings(n_envs=1, n_steps=16, batch_size=16, hidden=(16, 16))
+    model = make_model(cfg, settings, seed=0)
+    # a constant level is learnt fast; a Gaussian mean needs more data and steps
+    n_eps, steps = (3, 300) if action == "discrete" else (6, 1500)
+    data = teacher_data(cfg, "static", n_eps, seed=1, gamma=settings.gamma)
+    warm_start(model, data, steps=steps, entropy=0.0, seed=0)
+    clone = export_policy(model, cfg)
+    obs, acts, _ = data
+    if action == "discrete":  # level 4 of 0..9: 4 of the 8 GPUs
+        assert set(acts.tolist()) == {4.0}
+        assert [int(clone.act(o)) for o in obs] == acts.astype(int).tolist()
+    else:  # share 0.5; 4 GPUs for any share in [0.4375, 0.5625)
+        assert set(acts.tolist()) == {0.5}
+        shares = np.array([float(clone.act(o)[0]) for o in obs])
+        assert np.all(np.abs(shares - 0.5) < 0.0625)
+    for ep in episodes(cfg, 2, seed=7):  # unseen episodes: the very same run
+        mine, teacher = run_episode(clone, ep, cfg), run_episode("static", ep, cfg)
+        assert (mine.carbon_g, mine.hv_ratio, mine.n_trained) == (
+            teacher.carbon_g,
+            teacher.hv_ratio,
+            teacher.n_trained,
+        )

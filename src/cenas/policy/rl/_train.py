@@ -44,6 +44,7 @@ from cenas.policy.rl._env import (
     ACTION_KINDS,
     AllocationEnv,
     EnvConfig,
+    Episode,
     EpisodeScorer,
     action_to_gpus,
     episodes,
@@ -280,6 +281,10 @@ def train_policy(
 ) -> TrainResult:
     """Train an allocation policy with PPO and export it without pickle.
 
+    The steps: build the environments and the PPO model (:func:`make_model`), clone the
+    teacher (:func:`teacher_data`, :func:`warm_start`), learn with periodic validation
+    (:class:`Validation`) and checkpoints, then export the final and the best actor.
+
     Args:
         action: ``discrete`` or ``continuous``.
         timesteps: Environment steps to train for.
@@ -306,65 +311,15 @@ def train_policy(
         ConfigError: For bad arguments.
     """
     import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-    if action not in ACTION_KINDS:
-        raise ConfigError(f"action: must be one of {', '.join(ACTION_KINDS)}, got {action!r}")
     if timesteps <= 0:
         raise ConfigError(f"timesteps: must be positive, got {timesteps}")
+    cfg = training_config(action, config, zones, years, hours)
     settings = ppo or PPOSettings()
-    changes: dict[str, Any] = {"action": action}
-    if zones:
-        changes["zones"] = tuple(zones)
-    if years:
-        changes["years"] = tuple(int(y) for y in years)
-    if hours is not None:
-        changes["hours"] = hours
-    cfg = (config or EnvConfig()).replace(**changes).validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-
-    def make(i: int) -> Any:
-        def thunk() -> Any:
-            env = Monitor(AllocationEnv(cfg))
-            env.reset(seed=seed * 1000 + i)
-            env.action_space.seed(seed * 1000 + i)
-            return env
-
-        return thunk
-
-    thunks = [make(i) for i in range(settings.n_envs)]
-    venv: VecEnv
-    if parallel and settings.n_envs > 1:
-        venv = SubprocVecEnv(thunks, start_method="forkserver")
-    else:
-        venv = DummyVecEnv(thunks)
-    venv.seed(seed)
-    policy_kwargs: dict[str, Any] = {
-        "net_arch": {"pi": list(settings.hidden), "vf": list(settings.hidden)},
-    }
-    if action == "continuous":
-        policy_kwargs["log_std_init"] = settings.log_std_init
-    model = PPO(
-        "MlpPolicy",
-        venv,
-        n_steps=settings.n_steps,
-        batch_size=settings.batch_size,
-        n_epochs=settings.n_epochs,
-        learning_rate=settings.learning_rate,
-        gamma=settings.gamma,
-        gae_lambda=settings.gae_lambda,
-        ent_coef=settings.ent_coef,
-        clip_range=settings.clip_range,
-        policy_kwargs=policy_kwargs,
-        seed=seed,
-        device="cpu",
-        verbose=verbose,
-    )
+    model = make_model(cfg, settings, seed, parallel=parallel, verbose=verbose)
     t0 = time.perf_counter()
     if settings.warm_start is not None:
         data = teacher_data(
@@ -388,31 +343,143 @@ def train_policy(
         "ppo": _jsonable(settings.__dict__),
     }
     val_eps = episodes(cfg, eval_episodes, seed + 10_000) if eval_every > 0 else []
-    state: dict[str, Any] = {"best": None, "best_return": -np.inf}
-    log_path = out / "eval.csv"
+    validation = Validation(model, cfg, meta, val_eps, out)
+    if eval_every > 0:
+        validation(0)
+    model.learn(
+        total_timesteps=timesteps,
+        callback=_callbacks(validation, eval_every, checkpoint_every, settings.n_envs, out),
+        progress_bar=progress_bar,
+    )
+    seconds = time.perf_counter() - t0
+    meta["train_seconds"] = round(seconds, 1)
+    meta["timesteps"] = int(model.num_timesteps)
+    if eval_every > 0:
+        validation(int(model.num_timesteps))
+    final = export_policy(model, cfg, meta)
+    final.save(out / "policy")
+    best = validation.best if validation.best is not None else final
+    best.meta.update(meta)
+    best.meta["exported_at_timesteps"] = (
+        int(model.num_timesteps) if validation.best_step is None else validation.best_step
+    )
+    best.meta["validation_return"] = validation.best_return
+    best.save(out / "best")
+    model.get_env().close()
+    return TrainResult(
+        policy=final, best=best, out_dir=out, timesteps=int(model.num_timesteps), seconds=seconds
+    )
 
-    class PeriodicEval(BaseCallback):
-        """Export the actor and evaluate it deterministically on the validation episodes."""
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.last = 0
+def training_config(
+    action: str,
+    config: EnvConfig | None = None,
+    zones: Sequence[str] | None = None,
+    years: Sequence[int] | None = None,
+    hours: int | None = None,
+) -> EnvConfig:
+    """The validated episode config of a training run: ``config`` with the overrides.
 
-        def _on_step(self) -> bool:
-            if eval_every > 0 and self.num_timesteps - self.last >= eval_every:
-                self.last = self.num_timesteps
-                evaluate(self.num_timesteps, self.logger)
-            return True
+    Raises:
+        ConfigError: For an unknown action kind or an invalid config.
+    """
+    if action not in ACTION_KINDS:
+        raise ConfigError(f"action: must be one of {', '.join(ACTION_KINDS)}, got {action!r}")
+    changes: dict[str, Any] = {"action": action}
+    if zones:
+        changes["zones"] = tuple(zones)
+    if years:
+        changes["years"] = tuple(int(y) for y in years)
+    if hours is not None:
+        changes["hours"] = hours
+    return (config or EnvConfig()).replace(**changes).validate()
 
-    def evaluate(step: int, logger: Any | None) -> None:
-        pol = export_policy(model, cfg, {**meta, "timesteps": step})
-        res = summarise([run_episode(pol, ep, cfg) for ep in val_eps])
+
+def make_model(
+    cfg: EnvConfig, settings: PPOSettings, seed: int, parallel: bool = False, verbose: int = 0
+) -> Any:
+    """The SB3 PPO model over ``settings.n_envs`` seeded environments.
+
+    Environment ``i`` is reset and its action space seeded with ``seed * 1000 + i``; with
+    ``parallel`` (and more than one environment) each runs in its own subprocess.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+    def make(i: int) -> Any:
+        def thunk() -> Any:
+            env = Monitor(AllocationEnv(cfg))
+            env.reset(seed=seed * 1000 + i)
+            env.action_space.seed(seed * 1000 + i)
+            return env
+
+        return thunk
+
+    thunks = [make(i) for i in range(settings.n_envs)]
+    venv: VecEnv
+    if parallel and settings.n_envs > 1:
+        venv = SubprocVecEnv(thunks, start_method="forkserver")
+    else:
+        venv = DummyVecEnv(thunks)
+    venv.seed(seed)
+    policy_kwargs: dict[str, Any] = {
+        "net_arch": {"pi": list(settings.hidden), "vf": list(settings.hidden)},
+    }
+    if cfg.action == "continuous":
+        policy_kwargs["log_std_init"] = settings.log_std_init
+    return PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=settings.n_steps,
+        batch_size=settings.batch_size,
+        n_epochs=settings.n_epochs,
+        learning_rate=settings.learning_rate,
+        gamma=settings.gamma,
+        gae_lambda=settings.gae_lambda,
+        ent_coef=settings.ent_coef,
+        clip_range=settings.clip_range,
+        policy_kwargs=policy_kwargs,
+        seed=seed,
+        device="cpu",
+        verbose=verbose,
+    )
+
+
+class Validation:
+    """Export the actor and score it deterministically on fixed validation episodes.
+
+    Each call appends a row to ``<out>/eval.csv`` and keeps (and saves as
+    ``<out>/best``) the export with the highest mean return so far.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        cfg: EnvConfig,
+        meta: dict[str, Any],
+        val_eps: Sequence[Episode],
+        out: Path,
+    ) -> None:
+        self.model, self.cfg, self.meta, self.val_eps = model, cfg, meta, list(val_eps)
+        self.out = out
+        self.log_path = out / "eval.csv"
+        self.best: RLPolicy | None = None
+        self.best_return = -np.inf
+        self.best_step: int | None = None
+        if self.log_path.exists():
+            self.log_path.unlink()
+
+    def __call__(self, step: int, logger: Any | None = None) -> None:
+        """Validate the actor as it is at ``step`` timesteps."""
+        pol = export_policy(self.model, self.cfg, {**self.meta, "timesteps": step})
+        res = summarise([run_episode(pol, ep, self.cfg) for ep in self.val_eps])
         if logger is not None:
             logger.record("eval/mean_return", res.mean_return)
             logger.record("eval/mean_hv_ratio", res.mean_hv_ratio)
             logger.record("eval/mean_carbon_g", res.mean_carbon_g)
-        new = not log_path.exists()
-        with log_path.open("a", newline="", encoding="utf-8") as fh:
+        new = not self.log_path.exists()
+        with self.log_path.open("a", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             if new:
                 writer.writerow(["timesteps", "mean_return", "mean_hv_ratio", "mean_carbon_g"])
@@ -424,44 +491,40 @@ def train_policy(
                     f"{res.mean_carbon_g:.1f}",
                 ]
             )
-        if res.mean_return > state["best_return"]:
-            state["best_return"] = res.mean_return
-            state["best_step"] = step
-            state["best"] = pol
-            pol.save(out / "best")
+        if res.mean_return > self.best_return:
+            self.best_return = float(res.mean_return)
+            self.best_step = step
+            self.best = pol
+            pol.save(self.out / "best")
 
-    if log_path.exists():
-        log_path.unlink()
+
+def _callbacks(
+    validation: Validation, eval_every: int, checkpoint_every: int, n_envs: int, out: Path
+) -> Any:
+    """SB3 callbacks: validation every ``eval_every`` timesteps, checkpoints."""
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+
+    class PeriodicEval(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.last = 0
+
+        def _on_step(self) -> bool:
+            if eval_every > 0 and self.num_timesteps - self.last >= eval_every:
+                self.last = self.num_timesteps
+                validation(self.num_timesteps, self.logger)
+            return True
+
     callbacks: list[BaseCallback] = [PeriodicEval()]
     if checkpoint_every > 0:
         callbacks.append(
             CheckpointCallback(
-                save_freq=max(checkpoint_every // settings.n_envs, 1),
+                save_freq=max(checkpoint_every // n_envs, 1),
                 save_path=str(out / "checkpoints"),
-                name_prefix=f"ppo-{action}",
+                name_prefix=f"ppo-{validation.cfg.action}",
             )
         )
-    if eval_every > 0:
-        evaluate(0, None)
-    model.learn(
-        total_timesteps=timesteps, callback=CallbackList(callbacks), progress_bar=progress_bar
-    )
-    seconds = time.perf_counter() - t0
-    meta["train_seconds"] = round(seconds, 1)
-    meta["timesteps"] = int(model.num_timesteps)
-    if eval_every > 0:
-        evaluate(int(model.num_timesteps), None)
-    final = export_policy(model, cfg, meta)
-    final.save(out / "policy")
-    best: RLPolicy = state["best"] if state["best"] is not None else final
-    best.meta.update(meta)
-    best.meta["exported_at_timesteps"] = int(state.get("best_step", model.num_timesteps))
-    best.meta["validation_return"] = float(state["best_return"])
-    best.save(out / "best")
-    venv.close()
-    return TrainResult(
-        policy=final, best=best, out_dir=out, timesteps=int(model.num_timesteps), seconds=seconds
-    )
+    return CallbackList(callbacks)
 
 
 def _jsonable(value: Any) -> Any:
@@ -477,9 +540,12 @@ def _jsonable(value: Any) -> Any:
 __all__ = [
     "PPOSettings",
     "TrainResult",
+    "Validation",
     "export_policy",
+    "make_model",
     "teacher_data",
     "train_command",
     "train_policy",
+    "training_config",
     "warm_start",
 ]
