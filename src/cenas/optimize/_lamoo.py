@@ -476,14 +476,6 @@ class LaMOO(Optimizer):
         return node.path()
 
     # ---------------------------------------------------------------- regions
-    def in_region(self, path: list[LaMOONode], cells: ArrayLike) -> NDArray[np.bool_]:
-        """Mask of the cells inside the region of ``path`` (all its constraints)."""
-        cells = np.asarray(cells, dtype=np.int64)
-        region = path[-1].region
-        if region is None:
-            return np.ones(cells.shape[0], dtype=bool)
-        return np.asarray(region[cells], dtype=bool)
-
     def candidate_region(
         self, path: list[LaMOONode], n: int, limit: int
     ) -> tuple[list[LaMOONode], NDArray[np.int64]]:

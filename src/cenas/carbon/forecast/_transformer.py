@@ -698,11 +698,4 @@ class TransformerForecaster(Forecaster):
         )
 
 
-def fit_transformer(
-    traces: CarbonTrace | Sequence[CarbonTrace], **overrides: Any
-) -> TransformerForecaster:
-    """Convenience: a :class:`TransformerForecaster` with ``overrides``, fitted on ``traces``."""
-    return TransformerForecaster(**overrides).fit(traces)
-
-
-__all__ = ["TrainingReport", "TransformerConfig", "TransformerForecaster", "fit_transformer"]
+__all__ = ["TrainingReport", "TransformerConfig", "TransformerForecaster"]
