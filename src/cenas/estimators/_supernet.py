@@ -20,7 +20,9 @@ and both are settings of :class:`SupernetConfig`.
 
 The supernet's skeleton is NATS-Bench's ``TinyNetwork`` (:mod:`cenas.nn._nb201`), built from
 the same modules, so that :meth:`NB201Supernet.extract` yields a standalone
-:class:`~cenas.nn.NB201Network` whose output equals the supernet's on that path.
+:class:`~cenas.nn.NB201Network` whose output equals the supernet's on that path. Its batch
+norms are therefore affine with running statistics, as in the standalone network (the
+few-shot authors' supernet used non-affine ones).
 
 Training writes a checkpoint after every epoch (atomically: a temporary file, then a
 rename); batch order, augmentation and path sampling are functions of ``(seed, epoch)`` and
