@@ -198,3 +198,48 @@ def test_quality_csv_columns() -> None:
         "seconds_per_estimate,init_gpu_hours,cost_basis,note"
     )
     assert lines[1] == "x,5,1.0,0.5,-1.0,1.0,0.0,2.5,0.0,measured,n"
+
+
+def test_resume_mid_supernet_training_matches_uninterrupted(tmp_path: Path) -> None:
+    from cenas.config import StudyConfig
+    from cenas.study import Study
+
+    cfg = dict(
+        estimator="one-shot",
+        hours=9,
+        gpus=2,
+        optimizer="random",
+        policy="static",
+        signal="actual",
+        budget_g=None,
+        seed=3,
+    )
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_3(record: object, engine: object) -> None:
+        if record.step == 3:  # type: ignore[attr-defined]
+            raise Stop
+
+    study = Study.create(tmp_path / "cut", StudyConfig(**cfg))  # type: ignore[arg-type]
+    with pytest.raises(Stop):
+        study.run(progress=stop_after_3)
+    study.close()
+    resumed = Study.open(tmp_path / "cut")
+    resumed.run()
+    resumed.close()
+    whole = Study.create(tmp_path / "whole", StudyConfig(**cfg))  # type: ignore[arg-type]
+    whole.run()
+    whole.close()
+    rows = {}
+    for name in ("cut", "whole"):
+        conn = sqlite3.connect(tmp_path / name / "study.db")
+        rows[name] = (
+            conn.execute("SELECT * FROM steps ORDER BY step").fetchall(),
+            conn.execute("SELECT * FROM ledger ORDER BY rowid").fetchall(),
+            conn.execute("SELECT * FROM jobs ORDER BY id").fetchall(),
+        )
+        conn.close()
+    assert rows["cut"] == rows["whole"]
+    assert rows["whole"][2][0][:3] == (0, "init", -1)
