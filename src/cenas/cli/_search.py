@@ -444,6 +444,7 @@ def print_compare(summary: dict[str, Any], fmt: str) -> None:
         f"ratios: {summary['ratio_definition']}",
         "floor: the cheapest set of true Pareto-front cells reaching the target, trained at "
         "the window's cleanest hour: " + ("—" if floor is None else f"{floor / 1000:.3f} kg"),
+        f"git commit: {summary.get('provenance', {}).get('git_commit')}",
     ]
     for note in notes:
         typer.echo(textwrap.fill(note, width=79, subsequent_indent="  "))
