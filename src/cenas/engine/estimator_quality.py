@@ -217,7 +217,7 @@ def predictor_quality(
         seconds_per_estimate=secs,
         init_gpu_hours=float(np.mean(hours)),
         cost_basis=pred.cost_basis,
-        note=f"mean of {seeds} seeds",
+        note=f"mean of {seeds} seed{'s' if seeds != 1 else ''}",
     )
 
 
