@@ -541,11 +541,12 @@ class PredictorEstimator(Estimator):
     estimates: the base estimate is a feature of a linear mean function, fitted by least
     squares on the trained cells (true accuracy ≈ a + b · base estimate), and the GP models
     what that line misses as a function of the cell's operations. Before ``min_train``
-    trained cells exist it answers the base estimate itself. A prediction costs the base
-    estimate plus ``cost_seconds``, and the base's one-time cost is the predictor's. The base
-    estimates of trained cells are not charged again (seconds for a supernet or a proxy; for
-    the 12-epoch estimate, the accuracy a training passes on its way). Only trained results
-    count toward hypervolume, as for every estimator.
+    trained cells exist it answers the base estimate itself (estimates queued then stay in
+    the base's units, as the plain predictor's constant guesses stay in theirs). A
+    prediction costs the base estimate plus ``cost_seconds``, and the base's one-time cost
+    is the predictor's. The base estimates of trained cells are not charged again (seconds
+    for a supernet or a proxy; for the 12-epoch estimate, the accuracy a training passes on
+    its way). Only trained results count toward hypervolume, as for every estimator.
 
     Args:
         task: The task (for latencies).
