@@ -544,9 +544,10 @@ class PredictorEstimator(Estimator):
     trained cells exist it answers the base estimate itself (estimates queued then stay in
     the base's units, as the plain predictor's constant guesses stay in theirs). A
     prediction costs the base estimate plus ``cost_seconds``, and the base's one-time cost
-    is the predictor's. The base estimates of trained cells are not charged again (seconds
-    for a supernet or a proxy; for the 12-epoch estimate, the accuracy a training passes on
-    its way). Only trained results count toward hypervolume, as for every estimator.
+    is the predictor's. A trained cell that was never estimated (taken straight from the
+    optimiser while the queue was empty) gets its base estimate for the fit uncharged:
+    seconds for a supernet or a proxy, but 12/200 of its training for the low-fidelity base,
+    an undercount. Only trained results count toward hypervolume, as for every estimator.
 
     Args:
         task: The task (for latencies).
