@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,15 @@ from cenas.space import NB201Space
 
 SPACE = NB201Space()
 CLASSES = tuple(f"c{i}" for i in range(10))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One torch thread: tiny networks gain nothing from more, and the machine is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _images(n: int, seed: int = 0, size: int = 16) -> ImageSet:
