@@ -260,6 +260,9 @@ def evaluate_estimators(
     except DataError as exc:
         notes.append(f"zero-cost proxies left out: {exc}")
     if table is not None:
+        measured_on = table.info.get("provenance", {}).get("data", {}).get("dataset")
+        if measured_on and measured_on != dataset:
+            notes.append(f"zero-cost proxies were measured on {measured_on} images")
         for p in (*proxy_names(), "vote"):
             if table.coverage(p) < 2:
                 notes.append(f"zero-cost:{p}: not in {table.path}")
