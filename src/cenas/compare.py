@@ -278,7 +278,14 @@ def write_compare(summary: dict[str, Any], out_dir: str | Path) -> list[Path]:
     return paths
 
 
-_STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"), ((0, (5, 1, 1, 1)), "v"))
+_STYLES = (
+    ("-", "o"),
+    ("--", "s"),
+    ("-.", "^"),
+    (":", "D"),
+    ((0, (5, 1, 1, 1)), "v"),
+    ((0, (1, 1)), "P"),
+)
 
 
 def _style(i: int) -> dict[str, Any]:
@@ -305,7 +312,6 @@ def _fig_progress(summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     top = max(summary["budgets_g"])
-    hours = int(summary.get("window", {}).get("hours") or 0)
     fig, (ax_h, ax_c) = plt.subplots(1, 2, figsize=(12.5, 4.2), sharey=True)
     for i, p in enumerate(summary["policies"]):
         runs = _runs_of(summary, p, top)
@@ -317,10 +323,9 @@ def _fig_progress(summary: dict[str, Any], path: Path) -> None:
         mat = np.array([c + [c[-1]] * (n - len(c)) for c in curves])
         med = np.median(mat, axis=0)
         (line,) = ax_h.plot(np.arange(1, n + 1), med, label=p, **_style(i))
-        stops = [len(c) for c in curves if len(c) < max(hours, n)]
-        if len(stops) * 2 > len(curves):  # most runs stopped at the budget
-            h = int(np.median(stops))
-            ax_h.plot(h, med[h - 1], "X", ms=9, color=line.get_color(), mec="black", mew=0.6)
+        # where the runs end (budget spent, or the time budget): median hour
+        h = int(np.median([len(c) for c in curves]))
+        ax_h.plot(h, med[h - 1], "X", ms=9, color=line.get_color(), mec="black", mew=0.6)
         # against carbon: each run's step curve sampled on a common grid of carbon spent
         grid = np.linspace(0.0, max(max(r["curve_carbon"]) for r in runs), 200)
         sampled = []
@@ -347,7 +352,7 @@ def _fig_progress(summary: dict[str, Any], path: Path) -> None:
     for ax in (ax_h, ax_c):
         ax.axhline(summary["target_log_hv_diff"], color="gray", ls=":", lw=1)
         ax.grid(alpha=0.3)
-    ax_h.plot([], [], "X", color="gray", mec="black", label="budget spent (median)")
+    ax_h.plot([], [], "X", color="gray", mec="black", label="runs end (median)")
     ax_h.plot([], [], ":", color="gray", label="target")
     ax_h.set_xlabel("hour")
     ax_h.set_ylabel("median log10(HV_max − HV)  (lower is better)")
