@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from cenas.bench import get_task
 from cenas.config import StudyConfig
 from cenas.engine.energy import JOULES_PER_KWH
+from cenas.errors import ConfigError
 from cenas.metrics import (
     RATIO_DEFINITION,
     carbon_to_target,
@@ -149,6 +150,8 @@ def compare(
         cfg.policy, cfg.seed, cfg.budget_g = policy, base.seed + seed, budget
         cfg.validate()
         configs.append(cfg.to_dict())
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"workers: must be 1 or more processes, got {workers!r}")
     workers = workers or min(len(configs), os.cpu_count() or 1)
     results: list[RunResult] = []
     if workers <= 1:

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import math
+import textwrap
 import tomllib
 import types
 import typing
@@ -30,9 +31,15 @@ class StudyConfig:
 
     Attributes:
         task: Benchmark task, ``nb201-<dataset>-<device>``.
-        zone: Bundled trace zone (ignored when ``trace`` is given).
-        trace: Path of a user trace (Electricity Maps or ``timestamp,value`` CSV).
+        zone: Bundled trace zone, case-insensitive (stored in the zone's own spelling);
+            not used when ``trace`` is given.
+        trace: Path of a user trace (Electricity Maps export, or a CSV with ``timestamp``
+            and ``value`` columns; other columns are ignored).
         kind: ``direct`` or ``lca`` intensity.
+        fill_gaps: With ``trace``: interpolate gaps of at most this many missing hours
+            (``0``: a gap is an error).
+        value_column: With ``trace``: the column to read (``None``: ``value``, or the
+            kind's intensity column of an Electricity Maps export).
         start: First hour of the window (UTC). ``None`` means 2021-07-02 00:00 UTC on a
             bundled trace (every zone) and the first hour of a user's trace; a study stores
             the start it resolved, never ``None``.
@@ -65,6 +72,8 @@ class StudyConfig:
     zone: str = DEFAULT_ZONE
     trace: str | None = None
     kind: str = "direct"
+    fill_gaps: int = 0
+    value_column: str | None = None
     start: str | None = None
     hours: int = 80
     gpus: int = 8
@@ -151,9 +160,16 @@ class StudyConfig:
             raise ConfigError(f"speedup: must be positive, got {self.speedup}")
         if self.queue_capacity is not None and self.queue_capacity <= 0:
             raise ConfigError(f"queue_capacity: must be positive, got {self.queue_capacity}")
+        if self.fill_gaps < 0:
+            raise ConfigError(f"fill_gaps: must be 0 or more hours, got {self.fill_gaps}")
+        if self.trace is None and self.fill_gaps:
+            raise ConfigError("fill_gaps: applies to a trace file; bundled traces have no gaps")
+        if self.trace is None and self.value_column is not None:
+            raise ConfigError("value_column: applies to a trace file, not to a bundled zone")
         if self.trace is None:
-            from cenas.carbon import BUNDLED_ZONES
+            from cenas.carbon import BUNDLED_ZONES, canonical_zone
 
+            self.zone = canonical_zone(self.zone)
             if self.zone not in BUNDLED_ZONES:
                 raise ConfigError(
                     f"zone: unknown {self.zone!r}; bundled zones are {', '.join(BUNDLED_ZONES)}"
@@ -280,6 +296,87 @@ def check_types(data: Mapping[str, Any], source: str = "config") -> dict[str, An
     return out
 
 
+def attribute_docs(cls: type) -> dict[str, str]:
+    """The ``Attributes:`` section of a class's Google-style docstring, by attribute name."""
+    docs: dict[str, str] = {}
+    lines = (cls.__doc__ or "").splitlines()
+    inside, current, indent = False, None, 0
+    for line in lines:
+        text = line.strip()
+        if text == "Attributes:":
+            inside, indent = True, len(line) - len(line.lstrip()) + 4
+            continue
+        if not inside:
+            continue
+        if not text:
+            if current is not None:
+                break
+            continue
+        here = len(line) - len(line.lstrip())
+        if here == indent and ":" in text:
+            current, _, rest = text.partition(":")
+            docs[current] = rest.strip()
+        elif here > indent and current is not None:
+            docs[current] += " " + text
+        else:
+            break
+    return docs
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def _comment(text: str) -> list[str]:
+    plain = text.replace("``None``", "not set").replace("``", "").replace(":data:", "")
+    plain = plain.replace("`", "")
+    return ["# " + line for line in textwrap.wrap(plain, width=86, break_on_hyphens=False)]
+
+
+def default_toml(config: StudyConfig | None = None) -> str:
+    """``config`` (default: the embedded default) as a TOML file for ``--config``.
+
+    Every key of :class:`StudyConfig` is written, under ``[study]``, after a comment that
+    explains it (from the class's docstring); a key whose value is ``None`` (TOML has no
+    null) is written commented out. Reading the text back gives the same config.
+    """
+    from cenas.carbon import BUNDLED_ZONES
+    from cenas.optimize import OPTIMIZERS
+    from cenas.policy.registry import POLICIES
+
+    config = config or StudyConfig()
+    docs = attribute_docs(StudyConfig)
+    choices = {"zone": BUNDLED_ZONES, "policy": POLICIES, "optimizer": OPTIMIZERS}
+    power_docs = attribute_docs(PowerModel)
+    out = [
+        "# cenas study configuration: cenas search --config FILE (flags override keys).",
+        "# Every key is optional; a key left out takes the default written here.",
+        "",
+        "[study]",
+    ]
+    for f in dataclasses.fields(StudyConfig):
+        if f.name == "power":
+            continue
+        value = getattr(config, f.name)
+        more = f" One of {', '.join(choices[f.name])}." if f.name in choices else ""
+        out += _comment(f"{f.name}: {docs.get(f.name, '')}{more}")
+        if value is None:
+            out.append(f"# {f.name} =   (not set)")
+        else:
+            out.append(f"{f.name} = {_toml_value(value)}")
+        out.append("")
+    out += _comment(f"power: {docs.get('power', '').rstrip('.')}, in watts per GPU.")
+    out.append("[study.power]")
+    for f in dataclasses.fields(PowerModel):
+        out += _comment(f"{f.name}: watts a GPU draws {power_docs.get(f.name, '').lower()}")
+        out.append(f"{f.name} = {_toml_value(getattr(config.power, f.name))}")
+    return "\n".join(out) + "\n"
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file (keys as in :class:`StudyConfig`, optionally under [study]).
 
@@ -301,6 +398,8 @@ __all__ = [
     "DEFAULT_START",
     "DEFAULT_ZONE",
     "StudyConfig",
+    "attribute_docs",
     "check_types",
+    "default_toml",
     "load_config_file",
 ]

@@ -82,7 +82,12 @@ def resolve_trace(config: StudyConfig) -> tuple[CarbonTrace, int]:
         ConfigError: If the window does not fit in the trace.
     """
     if config.trace is not None:
-        trace = load_trace(config.trace, kind=config.kind)  # type: ignore[arg-type]
+        trace = load_trace(
+            config.trace,
+            kind=config.kind,  # type: ignore[arg-type]
+            fill_gaps=config.fill_gaps,
+            value_column=config.value_column,
+        )
         label = config.trace
         start = trace.start if config.start is None else to_utc_hour(config.start)
     else:

@@ -19,7 +19,34 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from cenas import __version__
+
+        typer.echo(f"cenas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Carbon-efficient neural architecture search (CE-NAS)."""
+    if ctx.invoked_subcommand is None:  # a bare `cenas` shows what it can do
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
 
 _err = Console(stderr=True, soft_wrap=True)
 

@@ -17,30 +17,68 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cenas.config import StudyConfig, load_config_file
+from cenas.bench import DATASETS, DEVICES
+from cenas.carbon import BUNDLED_ZONES
+from cenas.config import StudyConfig, default_toml, load_config_file
 from cenas.errors import ConfigError
+from cenas.optimize import OPTIMIZERS
+from cenas.policy.registry import POLICIES
 
 console = Console()
 
+_D = StudyConfig()  # the embedded default, whose values the help texts show
+
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML config file (keys as in StudyConfig).")
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML config file; `cenas search --print-config` writes one with every key.",
+    ),
 ]
 TraceOpt = Annotated[
     Path | None,
-    typer.Option("--trace", help="Your own trace: Electricity Maps or timestamp,value CSV."),
+    typer.Option(
+        "--trace",
+        help="Your own trace instead of a bundled zone: an Electricity Maps export or a CSV "
+        "with timestamp and value columns (other columns are ignored).",
+    ),
 ]
-ZoneOpt = Annotated[str | None, typer.Option("--zone", help="Bundled zone, e.g. US-CAL-CISO.")]
-StartOpt = Annotated[str | None, typer.Option("--start", help="First hour of the window (UTC).")]
-HoursOpt = Annotated[int | None, typer.Option("--hours", help="Time budget in hours.")]
-GpusOpt = Annotated[int | None, typer.Option("--gpus", help="GPUs in the pool.")]
+ZoneOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--zone",
+        help=f"Bundled zone, any case: {', '.join(BUNDLED_ZONES)} (default {_D.zone}).",
+    ),
+]
+StartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--start",
+        help="First hour of the window, ISO 8601; no offset means UTC (default 2021-07-02 "
+        "00:00 UTC on a bundled zone, the trace's first hour with --trace).",
+    ),
+]
+HoursOpt = Annotated[
+    int | None, typer.Option("--hours", help=f"Time budget in hours (default {_D.hours}).")
+]
+GpusOpt = Annotated[
+    int | None, typer.Option("--gpus", help=f"GPUs in the pool (default {_D.gpus}).")
+]
 BudgetOpt = Annotated[
-    float | None, typer.Option("--budget-g", help="Carbon budget in grams CO2eq.")
+    float | None,
+    typer.Option(
+        "--budget-g",
+        help=f"Carbon budget in grams CO2eq (default {_D.budget_g:g}, i.e. "
+        f"{(_D.budget_g or 0) / 1000:g} kg).",
+    ),
 ]
-NoBudgetOpt = Annotated[bool, typer.Option("--no-budget", help="Run without a carbon budget.")]
+NoBudgetOpt = Annotated[
+    bool, typer.Option("--no-budget", help="Run without a carbon budget (not with --budget-g).")
+]
 PolicyOpt = Annotated[
     str | None,
     typer.Option(
-        "--policy", help="vanilla, one-shot, static, heuristic, clairvoyant, rl, rl-continuous."
+        "--policy", help=f"Allocation policy: {', '.join(POLICIES)} (default {_D.policy})."
     ),
 ]
 EstimatorOpt = Annotated[
@@ -54,19 +92,50 @@ EstimatorOpt = Annotated[
     ),
 ]
 OptimizerOpt = Annotated[
-    str | None, typer.Option("--optimizer", help="lamoo, random, nsga2, qnehvi, ...")
+    str | None,
+    typer.Option(
+        "--optimizer", help=f"Optimiser: {', '.join(OPTIMIZERS)} (default {_D.optimizer})."
+    ),
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of everything random.")]
-TaskOpt = Annotated[str | None, typer.Option("--task", help="nb201-<dataset>-<device>.")]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help=f"Seed of everything random (default {_D.seed}).")
+]
+TaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--task",
+        help=f"Benchmark task nb201-<dataset>-<device>; data sets {', '.join(DATASETS)}; "
+        f"devices {', '.join(DEVICES)} (default {_D.task}).",
+    ),
+]
 SignalOpt = Annotated[
     str | None,
     typer.Option(
         "--signal",
         help="Policy input: 'forecast', 'actual' (hindsight) or 'auto' (forecast when the "
-        "window has history before it).",
+        f"window has history before it; default {_D.signal}).",
     ),
 ]
-KindOpt = Annotated[str | None, typer.Option("--kind", help="direct or lca intensity.")]
+KindOpt = Annotated[
+    str | None,
+    typer.Option("--kind", help=f"Intensity: direct or lca (life cycle; default {_D.kind})."),
+]
+FillGapsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--fill-gaps",
+        help="With --trace: interpolate gaps of at most N missing hours (default 0: a gap "
+        "is an error).",
+    ),
+]
+ValueColumnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--value-column",
+        help="With --trace: the column to read (default value, or the kind's intensity "
+        "column of an Electricity Maps export).",
+    ),
+]
 
 
 def build_config(config_file: Path | None, **flags: Any) -> StudyConfig:
@@ -75,6 +144,8 @@ def build_config(config_file: Path | None, **flags: Any) -> StudyConfig:
     if config_file is not None:
         data.update(load_config_file(config_file))
     no_budget = flags.pop("no_budget", False)
+    if no_budget and flags.get("budget_g") is not None:
+        raise ConfigError("--budget-g and --no-budget contradict each other; give one of them")
     for key, value in flags.items():
         if value is not None:
             data[key] = str(value) if isinstance(value, Path) else value
@@ -96,6 +167,36 @@ def _progress(unit: str = "hour", out: Console | None = None) -> Progress:
     )
 
 
+_RESUME_KEEPS = (
+    "config",
+    "trace",
+    "zone",
+    "start",
+    "hours",
+    "gpus",
+    "budget_g",
+    "no_budget",
+    "policy",
+    "estimator",
+    "optimizer",
+    "seed",
+    "task",
+    "signal",
+    "kind",
+    "fill_gaps",
+    "value_column",
+    "name",
+)
+"""Options that would change a study: with ``--resume`` they are refused, not ignored."""
+
+
+def resume_conflicts(**given: Any) -> list[str]:
+    """The flags, as typed, among ``given`` that ``--resume`` cannot honour."""
+    return [
+        "--" + key.replace("_", "-") for key in _RESUME_KEEPS if given.get(key) not in (None, False)
+    ]
+
+
 def search(
     config: ConfigOpt = None,
     trace: TraceOpt = None,
@@ -112,65 +213,120 @@ def search(
     task: TaskOpt = None,
     signal: SignalOpt = None,
     kind: KindOpt = None,
+    fill_gaps: FillGapsOpt = None,
+    value_column: ValueColumnOpt = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Study name (directory under --runs-dir).")
+        str | None,
+        typer.Option(
+            "--name",
+            help="Study name, a folder under --runs-dir (default search-<UTC date-time>).",
+        ),
     ] = None,
     resume: Annotated[
-        str | None, typer.Option("--resume", help="Resume the study of this name.")
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Resume the study of this name with its stored settings (other study "
+            "options are refused).",
+        ),
     ] = None,
-    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where studies live.")] = Path(
-        "runs"
-    ),
+    runs_dir: Annotated[
+        Path, typer.Option("--runs-dir", help="Where studies live (default runs).")
+    ] = Path("runs"),
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    print_config: Annotated[
+        bool,
+        typer.Option(
+            "--print-config",
+            help="Write the config these options give (with none: the default) as TOML, "
+            "every key explained, and exit; edit it and pass it to --config.",
+        ),
+    ] = False,
 ) -> None:
     """Run the carbon-aware search (with no options: the embedded default study)."""
     from cenas.report import write_report
     from cenas.study import Study
 
+    flags: dict[str, Any] = dict(
+        trace=trace,
+        zone=zone,
+        start=start,
+        hours=hours,
+        gpus=gpus,
+        budget_g=budget_g,
+        no_budget=no_budget,
+        policy=policy,
+        estimator=estimator,
+        optimizer=optimizer,
+        seed=seed,
+        task=task,
+        signal=signal,
+        kind=kind,
+        fill_gaps=fill_gaps,
+        value_column=value_column,
+    )
     if resume is not None:
+        conflicts = resume_conflicts(config=config, name=name, **flags)
+        if conflicts:
+            raise ConfigError(
+                f"--resume: {', '.join(conflicts)} cannot be used with --resume (a study "
+                "continues with the settings it was created with); drop "
+                + ("it" if len(conflicts) == 1 else "them")
+            )
         study = Study.open(runs_dir / resume)
+        if print_config:
+            typer.echo(default_toml(study.config), nl=False)
+            study.close()
+            return
+        study.check_writable()
+        study_name = resume
         console.print(
             f"Resuming study [bold]{resume}[/] ({len(study.stored_steps())} steps stored)"
         )
     else:
-        cfg = build_config(
-            config,
-            trace=trace,
-            zone=zone,
-            start=start,
-            hours=hours,
-            gpus=gpus,
-            budget_g=budget_g,
-            no_budget=no_budget,
-            policy=policy,
-            estimator=estimator,
-            optimizer=optimizer,
-            seed=seed,
-            task=task,
-            signal=signal,
-            kind=kind,
-        )
+        cfg = build_config(config, **flags)
+        if print_config:
+            typer.echo(default_toml(cfg), nl=False)
+            return
         study_name = name or f"search-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
         study = Study.create(runs_dir / study_name, cfg)
         console.print(f"Study [bold]{study_name}[/] → {study.directory}")
     cfg = study.config
     t0 = time.perf_counter()
-    with _progress() as bar:
-        job = bar.add_task(f"{cfg.policy}", total=cfg.hours, info="")
+    try:
+        if quiet:
+            engine = study.run()
+        else:
+            with _progress() as bar:
+                job = bar.add_task(f"{cfg.policy}", total=cfg.hours, info="")
 
-        def on(record: Any, engine: Any) -> None:
-            bar.update(
-                job,
-                completed=record.step + 1,
-                info=(
-                    f"log10(HVmax-HV) {record.log_hv_diff:5.2f}  "
-                    f"carbon {record.cum_carbon_g / 1000:6.2f} kg  "
-                    f"split {record.n_train}T/{record.n_estimate}E  "
-                    f"{record.intensity:4.0f} g/kWh"
-                ),
-            )
+                def on(record: Any, engine: Any) -> None:
+                    bar.update(
+                        job,
+                        completed=record.step + 1,
+                        info=(
+                            f"log10(HVmax-HV) {record.log_hv_diff:5.2f}  "
+                            f"carbon {record.cum_carbon_g / 1000:6.2f} kg  "
+                            f"split {record.n_train}T/{record.n_estimate}E  "
+                            f"{record.intensity:4.0f} g/kWh"
+                        ),
+                    )
 
-        engine = study.run(progress=None if quiet else on)
+                engine = study.run(progress=on)
+    except KeyboardInterrupt:
+        stored = len(study.stored_steps())
+        study.close()
+        again = f"cenas search --resume {study_name}"
+        if runs_dir != Path("runs"):
+            again += f" --runs-dir {runs_dir}"
+        Console(stderr=True).print(
+            f"interrupted: {stored} of {cfg.hours} steps are stored in {study.db_path}; "
+            f"continue with: {again}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
     elapsed = time.perf_counter() - t0
     report = write_report(study.directory)
     study.close()
@@ -205,11 +361,24 @@ def window_text(cfg: StudyConfig, engine: Any) -> str:
     return f"{label} ({cfg.kind}), {first:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
 
 
+def trace_rows(cfg: StudyConfig, trace: Any) -> list[tuple[str, str]]:
+    """Summary rows about a user's trace: the column read and how its timestamps were read."""
+    if cfg.trace is None:
+        return []
+    rows = [("trace column", trace.column or "value")]
+    if trace.naive_utc:
+        rows.append(("trace timestamps", "no UTC offset in the file: read as UTC"))
+    if cfg.fill_gaps:
+        rows.append(("trace gaps", f"gaps of up to {cfg.fill_gaps} h interpolated"))
+    return rows
+
+
 def _print_summary(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) -> None:
     s = engine.summary()
     budget = f" of {cfg.budget_g / 1000:.2f} kg budget" if cfg.budget_g else " (no budget)"
     rows = [
         ("window", window_text(cfg, engine)),
+        *trace_rows(cfg, engine.signal.trace),
         ("stopped", s["stop"]),
         ("hours", f"{s['steps']} of {cfg.hours}"),
         ("hypervolume", f"{s['hv']:.3f} of {engine.task.hv_max:.3f} ({100 * s['hv_ratio']:.2f} %)"),
@@ -244,19 +413,33 @@ def compare_cmd(
     task: TaskOpt = None,
     signal: SignalOpt = None,
     kind: KindOpt = None,
-    seed: SeedOpt = None,
+    fill_gaps: FillGapsOpt = None,
+    value_column: ValueColumnOpt = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="First seed: each policy and budget runs seeds SEED, SEED+1, … "
+            f"SEED+SEEDS−1 (default {_D.seed}).",
+        ),
+    ] = None,
     policies: Annotated[
-        str, typer.Option("--policies", help="Comma-separated policies.")
+        str, typer.Option("--policies", help=f"Comma-separated, of {', '.join(POLICIES)}.")
     ] = "vanilla,one-shot,static,heuristic,rl,clairvoyant",
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per policy and budget.")] = 10,
+    seeds: Annotated[
+        int,
+        typer.Option("--seeds", help="How many seeds per policy and budget, from --seed on."),
+    ] = 10,
     budgets_g: Annotated[
         str, typer.Option("--budgets-g", help="Comma-separated carbon budgets (g).")
     ] = "5000,10000,20000",
     target: Annotated[float, typer.Option("--target", help="Target log10(HV_max − HV).")] = 0.5,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("runs/compare"),
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Parallel processes (default: CPUs).")
+        int | None,
+        typer.Option("--workers", help="Parallel processes, 1 or more (default: the CPUs)."),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     fmt: Annotated[
         str,
         typer.Option(
@@ -272,6 +455,8 @@ def compare_cmd(
     budgets = parse_budgets(budgets_g)
     if seeds <= 0:
         raise ConfigError(f"--seeds: must be positive, got {seeds}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: must be 1 or more processes, got {workers}")
     if fmt not in FORMATS:
         raise ConfigError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     base = build_config(
@@ -286,16 +471,32 @@ def compare_cmd(
         task=task,
         signal=signal,
         kind=kind,
+        fill_gaps=fill_gaps,
+        value_column=value_column,
         seed=seed,
     )
+    from cenas.study import folder_problem
+
+    problem = folder_problem(out)
+    if problem is not None:
+        raise ConfigError(f"--out: cannot write to {out} ({problem})")
     total = len(pols) * seeds * len(budgets)
     t0 = time.perf_counter()
     # machine formats keep stdout for the data: the progress goes to stderr
-    with _progress("run", console if fmt == "table" else Console(stderr=True)) as bar:
-        job = bar.add_task("compare", total=total, info="")
-        summary = compare(
-            base, pols, seeds, budgets, target, workers=workers, progress=lambda r: bar.advance(job)
-        )
+    if quiet:
+        summary = compare(base, pols, seeds, budgets, target, workers=workers)
+    else:
+        with _progress("run", console if fmt == "table" else Console(stderr=True)) as bar:
+            job = bar.add_task("compare", total=total, info="")
+            summary = compare(
+                base,
+                pols,
+                seeds,
+                budgets,
+                target,
+                workers=workers,
+                progress=lambda r: bar.advance(job),
+            )
     paths = write_compare(summary, out)
     print_compare(summary, fmt)
     if fmt == "table":
