@@ -225,8 +225,8 @@ def build_engine(
 
 
 def git_commit() -> str | None:
-    """The git commit of the cenas source tree, with ``+dirty`` if tracked files under
-    ``src`` or ``benchmarks`` differ from it (``None`` outside a git checkout)."""
+    """The git commit of the cenas source tree, with ``+dirty`` if tracked code (``src``,
+    ``benchmarks/*.py``; not result files) differs from it (``None`` outside a checkout)."""
     src = Path(__file__).resolve().parent
     status = ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"]
     try:
@@ -238,7 +238,7 @@ def git_commit() -> str | None:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            [*status, "--", ":/src", ":/benchmarks"],
+            [*status, "--", ":/src", ":/benchmarks/*.py"],
             capture_output=True,
             text=True,
             timeout=10,
