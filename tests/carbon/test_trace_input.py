@@ -128,3 +128,33 @@ def test_bundled_zones_are_case_insensitive() -> None:
     assert canonical_zone("de-lu") == "DE-LU" and canonical_zone("mars") == "mars"
     assert load_bundled("us-cal-ciso", 2021).source == "bundled:US-CAL-CISO:2021"
     assert bundled_years("gb") == bundled_years("GB") != []
+
+
+def test_forecast_commands_take_fill_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cenas.cli import main
+
+    hours = [h for h in range(72) if h != 30]
+    path = write(
+        tmp_path,
+        "timestamp,value\n"
+        + "".join(f"2021-01-{1 + h // 24:02d}T{h % 24:02d}:00:00Z,{100 + h}\n" for h in hours),
+    )
+    args = ["forecast", "predict", "custom", "--at", "2021-01-03T00:00:00Z", "--horizon", "3"]
+    args += ["--model", "previous-day", "--trace", str(path)]
+
+    def run(extra: list[str]) -> tuple[int, str]:
+        try:
+            main([*args, *extra])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    code, out = run([])
+    assert code == 2 and "1 missing hour(s)" in out and "(--fill-gaps 1)" in out, out
+    code, out = run(["--fill-gaps", "1"])
+    assert code == 0, out
+    assert "124.0" in out  # the previous day's 2021-01-02 00:00 (hour 24), forecast for 01-03

@@ -36,11 +36,31 @@ def _error(msg: str) -> Exception:
     return ForecastError(msg)
 
 
-def _load_data(zone: str | None, trace: Path | None) -> CarbonTrace:
+FillGapsOpt = Annotated[
+    int,
+    typer.Option("--fill-gaps", help="With --trace: interpolate gaps of at most N missing hours."),
+]
+ValueColumnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--value-column",
+        help="With --trace: the column to read (default value, or the intensity column of an "
+        "Electricity Maps export).",
+    ),
+]
+
+
+def _load_data(
+    zone: str | None, trace: Path | None, fill_gaps: int = 0, value_column: str | None = None
+) -> CarbonTrace:
     from cenas.carbon import load_bundled, load_trace
 
+    if trace is None and (fill_gaps or value_column is not None):
+        raise _error("--fill-gaps and --value-column apply to --trace files")
+    if fill_gaps < 0:
+        raise _error(f"--fill-gaps: must be 0 or more hours, got {fill_gaps}")
     if trace is not None:
-        return load_trace(trace)
+        return load_trace(trace, fill_gaps=fill_gaps, value_column=value_column)
     assert zone is not None
     return load_bundled(zone)
 
@@ -116,6 +136,8 @@ def evaluate(
     trace: Annotated[
         Path | None, typer.Option("--trace", help="A carbon-intensity CSV instead of a zone.")
     ] = None,
+    fill_gaps: FillGapsOpt = 0,
+    value_column: ValueColumnOpt = None,
     train_until: Annotated[
         str | None,
         typer.Option(help="End (exclusive) of training data; default for a zone: 2023-01-01."),
@@ -175,7 +197,7 @@ def evaluate(
     results = []
     targets: list[str | None] = [bundled[z.lower()] for z in zones] or [None]
     for target in targets:
-        data = _load_data(target, trace)
+        data = _load_data(target, trace, fill_gaps, value_column)
         t_until_train = train_until or BUNDLED_TRAIN_UNTIL
         t_until_test: str | None = test_until
         if t_until_test is None and target is not None:
@@ -217,6 +239,8 @@ def train(
     trace: Annotated[
         Path | None, typer.Option(help="Train on this CSV instead (name the model with --zone).")
     ] = None,
+    fill_gaps: FillGapsOpt = 0,
+    value_column: ValueColumnOpt = None,
     years: Annotated[str, typer.Option(help="Bundled years, comma-separated.")] = "2021,2022",
     out: Annotated[Path, typer.Option(help="Folder for <zone>.npz and <zone>.json.")] = Path("."),
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
@@ -234,7 +258,8 @@ def train(
         year_list = [int(y) for y in _split(years)]
     except ValueError:
         raise _error(f"--years must be comma-separated years, got {years!r}") from None
-    data = _load_data(None, trace) if trace is not None else None
+    given = trace is not None or fill_gaps or value_column is not None
+    data = _load_data(None, trace, fill_gaps, value_column) if given else None
     name = zone or (data.zone if data is not None else "custom")
     kw: dict[str, Any] = {"seed": seed}
     if epochs is not None:
@@ -260,6 +285,8 @@ def predict(
         "transformer"
     ),
     trace: Annotated[Path | None, typer.Option(help="Data to forecast from instead.")] = None,
+    fill_gaps: FillGapsOpt = 0,
+    value_column: ValueColumnOpt = None,
 ) -> None:
     """Print the forecast of the hours from --at (and the actual values where known)."""
     import numpy as np
@@ -271,7 +298,7 @@ def predict(
     when = to_utc_hour(at)
     name = model.lower()
     fc = load_pretrained(zone) if name == "transformer" else make_forecaster(name)
-    data = _load_data(zone, trace)
+    data = _load_data(zone, trace, fill_gaps, value_column)
     if not fc.fitted:
         n = int((when - data.start) / pd.Timedelta(hours=1))
         if n <= 0:
