@@ -111,8 +111,8 @@ def test_queue_bounded_and_best_estimate_trained_first() -> None:
     assert len(real) >= 5, "expected several choices among queued estimates"
     by_gain = 0
     for queue, trained, chosen in real:
-        est = np.vstack([eng.archs[a].estimated for a in queue])
-        known = [eng.archs[a].estimated for a in trained if eng.archs[a].estimated is not None]
+        est = np.vstack([np.asarray(eng.archs[a].estimated) for a in queue])
+        known = [e for e in (eng.archs[a].estimated for a in trained) if e is not None]
         gains = np.zeros(len(queue))
         if known:
             front = np.vstack(known)

@@ -29,7 +29,7 @@ def _run(policy: str, seed: int, budget: float, hv: float, c2t: float | None) ->
 
 def test_summary_numbers_on_a_crafted_case() -> None:
     top, low = 2000.0, 1000.0
-    c2t = {
+    c2t: dict[str, list[float | None]] = {
         "vanilla": [400.0, 900.0, None],
         "rl": [100.0, 300.0, 450.0],
         "clairvoyant": [200.0, None, None],
