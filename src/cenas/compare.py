@@ -7,7 +7,10 @@ runs in simulation; runs go to parallel processes. Results:
 * carbon needed to reach a target ``log10(HV_max − HV)`` (per seed and median), measured in
   the runs with the largest budget, and its ratio to vanilla, to the clairvoyant reference
   and to the *floor*: the cheapest set of true Pareto-front cells whose hypervolume reaches
-  the target, trained at the window's lowest intensity — no search can spend less.
+  the target, trained at the window's lowest intensity — no search can spend less. Each
+  ratio is the geometric mean of per-seed ratios over the seeds where both reached the
+  target (:func:`cenas.metrics.paired_ratio`); the floor is exact
+  (:func:`cenas.metrics.cheapest_front_subset`).
 """
 
 from __future__ import annotations
