@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import math
+import numbers
 import textwrap
 import tomllib
 import types
@@ -245,14 +246,16 @@ def _check_value(key: str, value: object, hint: Any, source: str) -> Any:
         base = args[0]
     if value is None and optional:
         return None
-    if base is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if base is float:  # numpy scalars are numbers too; a bool is not
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         if ok and not math.isfinite(float(value)):  # type: ignore[arg-type]
             raise ConfigError(f"{source}: {key}: expected a finite number, got {_show(value)}")
         if ok:
             value = float(value)  # type: ignore[arg-type]
     elif base is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if ok:
+            value = int(value)  # type: ignore[call-overload]
     else:
         ok = isinstance(value, base)
     if not ok:
