@@ -81,9 +81,9 @@ def test_numpy_numbers_are_numbers_but_not_floats_for_integers() -> None:
     cfg = StudyConfig(seed=np.int64(3), budget_g=np.float32(5.5), hours=np.int32(4)).validate()
     assert (cfg.seed, cfg.budget_g, cfg.hours) == (3, 5.5, 4)
     assert type(cfg.seed) is int and type(cfg.budget_g) is float
-    with pytest.raises(ConfigError, match="^config: gpus: expected an integer, got "):
+    with pytest.raises(ConfigError, match=r"^config: gpus: expected an integer, got "):
         StudyConfig(gpus=np.float64(2.0)).validate()  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="^config: hours: expected an integer, got "):
+    with pytest.raises(ConfigError, match=r"^config: hours: expected an integer, got "):
         StudyConfig(hours=np.bool_(True)).validate()  # type: ignore[arg-type]
 
 
