@@ -78,7 +78,8 @@ def test_int_for_float_is_accepted_and_stored_as_float() -> None:
 def test_numpy_numbers_are_numbers_but_not_floats_for_integers() -> None:
     import numpy as np
 
-    cfg = StudyConfig(seed=np.int64(3), budget_g=np.float32(5.5), hours=np.int32(4)).validate()
+    given: dict[str, object] = {"seed": np.int64(3), "budget_g": np.float32(5.5)}
+    cfg = StudyConfig(hours=np.int32(4), **given).validate()  # type: ignore[arg-type]
     assert (cfg.seed, cfg.budget_g, cfg.hours) == (3, 5.5, 4)
     assert type(cfg.seed) is int and type(cfg.budget_g) is float
     with pytest.raises(ConfigError, match=r"^config: gpus: expected an integer, got "):
@@ -307,7 +308,7 @@ def test_read_only_study_refused_before_replay(
         def connect(path: object, *args: object, **kw: object) -> sqlite3.Connection:
             if str(path) == str(db):
                 return real(f"file:{db}?mode=ro", uri=True)
-            return real(path, *args, **kw)  # type: ignore[arg-type]
+            return real(path, *args, **kw)  # type: ignore[call-overload, no-any-return]
 
         monkeypatch.setattr(sqlite3, "connect", connect)
     else:
