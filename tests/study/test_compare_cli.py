@@ -95,3 +95,26 @@ def test_search_summary_names_the_window_and_what_the_policy_reads(
     assert "bundled GB (direct), 2021-07-02 00:00 – 2021-07-02 08:00 UTC" in out
     assert "clairvoyant, reading the true intensity of every hour" in out
     assert "forecast intensities" not in out
+
+
+def test_search_json_summary_on_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["search", "--runs-dir", str(tmp_path), "--name", "j", "--format", "json"]
+    try:
+        main([*args, *QUICK[:-2], "--policy", "static", "--zone", "GB"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    got = capsys.readouterr()
+    summary = json.loads(got.out)  # nothing but the JSON on stdout
+    assert summary["window"] == {
+        "trace": "bundled GB",
+        "kind": "direct",
+        "start": "2021-07-02T00:00:00+00:00",
+        "end": "2021-07-02T08:00:00+00:00",
+        "hours": 8,
+    }
+    assert summary["steps"] == 8 and summary["policy"] == "static"
+    assert summary["policy_reads"] == "no intensity (a fixed split)"
+    assert "Study" in got.err
+    with pytest.raises(SystemExit) as exc:
+        main([*args[:-2], "--format", "yaml"])
+    assert exc.value.code == 2

@@ -242,10 +242,22 @@ def search(
             "every key explained, and exit; edit it and pass it to --config.",
         ),
     ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Summary as a table (default) or json (on stdout; messages and the "
+            "progress bar go to stderr).",
+        ),
+    ] = "table",
 ) -> None:
     """Run the carbon-aware search (with no options: the embedded default study)."""
     from cenas.report import write_report
     from cenas.study import Study
+
+    if fmt not in ("table", "json"):
+        raise ConfigError(f"--format: must be 'table' or 'json', got {fmt!r}")
+    say = console if fmt == "table" else Console(stderr=True)
 
     flags: dict[str, Any] = dict(
         trace=trace,
@@ -280,9 +292,7 @@ def search(
             return
         study.check_writable()
         study_name = resume
-        console.print(
-            f"Resuming study [bold]{resume}[/] ({len(study.stored_steps())} steps stored)"
-        )
+        say.print(f"Resuming study [bold]{resume}[/] ({len(study.stored_steps())} steps stored)")
     else:
         cfg = build_config(config, **flags)
         if print_config:
@@ -290,14 +300,14 @@ def search(
             return
         study_name = name or f"search-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
         study = Study.create(runs_dir / study_name, cfg)
-        console.print(f"Study [bold]{study_name}[/] → {study.directory}")
+        say.print(f"Study [bold]{study_name}[/] → {study.directory}")
     cfg = study.config
     t0 = time.perf_counter()
     try:
         if quiet:
             engine = study.run()
         else:
-            with _progress() as bar:
+            with _progress(out=say) as bar:
                 job = bar.add_task(f"{cfg.policy}", total=cfg.hours, info="")
 
                 def on(record: Any, engine: Any) -> None:
@@ -330,7 +340,32 @@ def search(
     elapsed = time.perf_counter() - t0
     report = write_report(study.directory)
     study.close()
-    _print_summary(engine, cfg, elapsed, report)
+    if fmt == "json":
+        typer.echo(json.dumps(summary_json(engine, cfg, elapsed, report), indent=2))
+    else:
+        _print_summary(engine, cfg, elapsed, report)
+
+
+def summary_json(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) -> dict[str, Any]:
+    """The study summary for machines: the engine's summary, the window and the policy."""
+    first = engine.signal.trace.start + pd.Timedelta(hours=engine.signal.start)
+    return {
+        **engine.summary(),
+        "hv_max": engine.task.hv_max,
+        "budget_g": cfg.budget_g,
+        "window": {
+            "trace": cfg.trace if cfg.trace is not None else f"bundled {cfg.zone}",
+            "kind": cfg.kind,
+            "start": first.isoformat(),
+            "end": (first + pd.Timedelta(hours=cfg.hours)).isoformat(),
+            "hours": cfg.hours,
+        },
+        "policy": cfg.policy,
+        "policy_reads": policy_input(cfg.policy, engine.signal.mode),
+        "signal": engine.signal.mode,
+        "wall_seconds": elapsed,
+        "report": str(report),
+    }
 
 
 FIXED_RULES = ("vanilla", "one-shot", "static")
