@@ -540,8 +540,12 @@ def compare_cmd(
 
 
 FORMATS = ("table", "csv", "json")
-WIDE_TABLE = 150
-"""Console width from which compare prints its one wide table instead of the compact form."""
+
+
+def table_width(head: list[str], rows: list[list[str]]) -> int:
+    """Columns a rich table of these cells needs unwrapped (cell, padding and rule)."""
+    cols = zip(head, *rows, strict=True)
+    return sum(max(len(c) for c in col) + 3 for col in cols) + 1
 
 
 def parse_policies(text: str) -> list[str]:
@@ -662,7 +666,7 @@ def print_compare(summary: dict[str, Any], fmt: str) -> None:
         typer.echo(compare_csv(summary), nl=False)
         return
     head, rows = compare_rows(summary)
-    if console.is_terminal and console.width >= WIDE_TABLE:
+    if console.is_terminal and console.width >= table_width(head, rows):
         table = Table(
             title=f"Carbon to reach log10(HV_max − HV) ≤ {summary['target_log_hv_diff']:g} "
             "and HV under each budget"
