@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(_usage_line(exc, args), getattr(exc, "exit_code", 2))
     except typer.Abort:
         _fail("aborted", 1)
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode does
 
 
 __all__ = ["app", "main"]
