@@ -399,6 +399,7 @@ def test_gap_advice_can_be_followed_in_search_compare_and_toml(
     assert code == 2 and "(--fill-gaps 1)" in one_line(out)
     code, out = run_cli([*cmp, "--fill-gaps", "1"], capsys)
     assert code == 0, out
+    assert "trace column: value" in out and "trace gaps: gaps of up to 1 h interpolated" in out
 
 
 def test_fill_gaps_and_value_column_need_a_trace(

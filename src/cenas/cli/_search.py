@@ -535,6 +535,10 @@ def compare_cmd(
     paths = write_compare(summary, out)
     print_compare(summary, fmt)
     if fmt == "table":
+        from cenas.study import resolve_trace
+
+        for key, value in trace_rows(base, resolve_trace(base)[0]):
+            typer.echo(f"{key}: {value}")
         done = f"{total} runs in {time.perf_counter() - t0:.1f} s → "
         typer.echo(textwrap.fill(done + ", ".join(str(p) for p in paths), width=79))
 
