@@ -393,7 +393,10 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
-    return dict(data.get("study", data))
+    table = data.get("study", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{p}: study: expected a table of config keys, got {_show(table)}")
+    return dict(table)
 
 
 __all__ = [

@@ -49,6 +49,7 @@ def one_line(out: str) -> str:
         ('[power]\ntrain_w = "hot"', ("power.train_w", "expected a number", 'got "hot"')),
         ("[power]\nidle_w = true", ("power.idle_w", "expected a number", "got true")),
         ("[power]\nfan_w = 3.0", ("power.fan_w", "unknown key")),
+        ("study = 5", ("study", "expected a table of config keys", "got 5")),
     ],
 )
 def test_toml_wrong_types_one_line_nothing_created(
