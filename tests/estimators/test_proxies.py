@@ -437,8 +437,24 @@ def test_shipped_table_format() -> None:
     assert (bench.loc[shipped["index"], "arch_str"].to_numpy() == shipped["arch_str"]).all()
     meta = json.loads((package_data_dir() / "nb201_proxies.json").read_text())
     assert meta["cells"] == len(shipped)
-    assert meta["coverage"] == {p: int(shipped[p].notna().sum()) for p in PROXIES}
+    assert meta["coverage"] == {p: int(shipped[f"{p}_s"].notna().sum()) for p in PROXIES}
     ref = shipped_reference()
     assert ref is not None
     full = shipped[shipped[[f"{m}_s" for m in VOTE_MEMBERS]].notna().all(axis=1)]
     assert ref["synflow"] == full["synflow"].tolist()
+
+
+def test_ship_counts_undefined_scores_as_measured(tmp_path: Path) -> None:
+    from cenas.bench import load_nb201_table
+    from cenas.estimators._table import columns
+
+    index = dict(zip(load_nb201_table()["arch_str"], load_nb201_table()["index"], strict=True))
+    out = tmp_path / "table"
+    out.mkdir()
+    lines = [",".join(columns(("jacob_cov",)))]
+    lines.append(f"{index[ALL_NONE]},{ALL_NONE},nan,0.5")
+    lines.append(f"{index[MIXED]},{MIXED},-65.25,0.75")
+    (out / "shard-0.jacob_cov.csv").write_text("\n".join(lines) + "\n")
+    record = ship_table(out, tmp_path / "ship")
+    assert record["coverage"]["jacob_cov"] == 2 and record["undefined_scores"]["jacob_cov"] == 1
+    assert record["median_seconds"]["jacob_cov"] == 0.625

@@ -500,13 +500,18 @@ def package_data_dir() -> Path:
 def ship_table(src: Path, dest: Path | None = None) -> dict[str, Any]:
     """Merge the shards of ``src`` into ``dest/nb201_proxies.csv.gz`` and ``.json``.
 
+    A proxy was measured on a cell when its ``<proxy>_s`` is present; its score may still be
+    NaN where the proxy is undefined (``jacob_cov`` of a cell whose output ignores its
+    input), counted in ``undefined_scores``. ``coverage`` counts measured cells.
+
     Returns:
         The JSON record written (provenance, coverage, median seconds).
     """
     dest = dest or package_data_dir()
     table = merge_shards(src)
     prov = _load_provenance(src)
-    coverage = {p: int(table[p].notna().sum()) for p in PROXIES}
+    coverage = {p: int(table[f"{p}_s"].notna().sum()) for p in PROXIES}
+    undefined = {p: int((table[f"{p}_s"].notna() & table[p].isna()).sum()) for p in PROXIES}
     medians = {
         p: (float(table[f"{p}_s"].median()) if table[f"{p}_s"].notna().any() else None)
         for p in PROXIES
@@ -517,6 +522,10 @@ def ship_table(src: Path, dest: Path | None = None) -> dict[str, Any]:
         "cells": len(table),
         "space_size": NB201Space().size,
         "coverage": coverage,
+        "undefined_scores": undefined,
+        "coverage_note": "coverage counts measured cells (<proxy>_s present); "
+        "undefined_scores counts those whose score is NaN because the proxy is undefined "
+        "there (jacob_cov of a cell whose output does not depend on its input)",
         "median_seconds": medians,
         "provenance": prov,
         "shipped_utc": datetime.now(UTC).isoformat(timespec="seconds"),
