@@ -13,7 +13,7 @@ The mean-cost cell is the cell whose modelled training cost (cenas.bench: measur
 1080 Ti latency at batch 256) is closest to the mean over all 15,625 cells; the largest is
 every edge ``nor_conv_3x3`` (most parameters and FLOPs).
 
-    python benchmarks/train.py --threads 2
+    python benchmarks/train.py --threads 2,1
 
 Writes benchmarks/results/train.txt (or --out) with the command, git commit, torch version,
 threads and the load average.
@@ -139,21 +139,58 @@ def infer_speed(arch: str, data: ImageSet, batches: int, device: str) -> float:
     return 256 * (len(xs) - 1) / (time.perf_counter() - t0)
 
 
+def measure(
+    cells: dict[str, str], train_set: ImageSet, test_set: ImageSet, args: argparse.Namespace
+) -> list[str]:
+    """Sections (a) and (b) at the current torch thread count."""
+    lines = [
+        f"## torch threads {torch.get_num_threads()}; load average at start: {load()}",
+        "(a) one epoch, C=8 N=1, batch 256, whole training split (target <= 30 s on 2 cores)",
+    ]
+    for name, arch in cells.items():
+        w0, c0 = time.perf_counter(), time.process_time()
+        a = one_epoch(arch, train_set, test_set, args.device)
+        cores = (time.process_time() - c0) / (time.perf_counter() - w0)
+        verdict = "meets" if a["epoch_s"] <= 30 else "misses"
+        lines.append(
+            f"  {name:<9} epoch {a['epoch_s']:6.2f} s (first epoch, with warm-up, "
+            f"{a['first_s']:.2f} s; {a['img_s']:.0f} img/s over both; {a['params']:,} params; "
+            f"test acc after 2 epochs {a['test_acc']:.2f} %; CPU/wall {cores:.2f}): "
+            f"{verdict} the target"
+        )
+    lines.append(
+        f"(b) full network C=16 N=5, batch 256, {args.batches} timed batches after one warm-up"
+    )
+    for name, arch in cells.items():
+        w0, c0 = time.perf_counter(), time.process_time()
+        b = train_speed(arch, train_set, args.batches, args.device)
+        inf = infer_speed(arch, train_set, args.batches, args.device)
+        cores = (time.process_time() - c0) / (time.perf_counter() - w0)
+        per_epoch = 50_000 / b["img_s"]
+        lines.append(
+            f"  {name:<9} training {b['img_s']:7.1f} img/s (first step {b['first_step_s']:.2f} s; "
+            f"a 50k-image epoch would take {per_epoch / 60:.1f} min), "
+            f"inference {inf:7.1f} img/s (CPU/wall {cores:.2f})"
+        )
+    lines.append("")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", default="2", help="torch thread counts, comma-separated (one run each)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", type=int, default=4, help="timed batches in (b)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train.txt"))
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    threads = [int(t) for t in args.threads.split(",")]
     command = "python " + " ".join([sys.argv[0], *sys.argv[1:]])
     lines = [
         f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC: {command}",
         f"# git {git_commit()}, torch {torch.__version__}, python {platform.python_version()}, "
-        f"device {args.device}, torch threads {torch.get_num_threads()} "
-        f"(machine: {os.cpu_count()} cores)",
-        f"# load average (1/5/15 min) at start: {load()}",
+        f"device {args.device}, torch threads {args.threads} (machine: {os.cpu_count()} cores)",
     ]
     t0 = time.perf_counter()
     train_set = load_cifar(None, "cifar10", "train")
@@ -170,36 +207,10 @@ def main() -> None:
             f"{count_flops(net) / 2e6:.1f} M multiply-adds per image"
         )
     lines.append("")
-    lines.append(
-        "(a) one epoch, C=8 N=1, batch 256, whole training split (target <= 30 s on 2 cores)"
-    )
-    for name, arch in cells.items():
-        w0, c0 = time.perf_counter(), time.process_time()
-        a = one_epoch(arch, train_set, test_set, args.device)
-        cores = (time.process_time() - c0) / (time.perf_counter() - w0)
-        verdict = "meets" if a["epoch_s"] <= 30 else "misses"
-        lines.append(
-            f"  {name:<9} epoch {a['epoch_s']:6.2f} s (first epoch, with warm-up, "
-            f"{a['first_s']:.2f} s; {a['img_s']:.0f} img/s over both; {a['params']:,} params; "
-            f"test acc after 2 epochs {a['test_acc']:.2f} %; CPU/wall {cores:.2f}): "
-            f"{verdict} the target"
-        )
-    lines.append("")
-    lines.append(
-        f"(b) full network C=16 N=5, batch 256, {args.batches} timed batches after one warm-up"
-    )
-    for name, arch in cells.items():
-        w0, c0 = time.perf_counter(), time.process_time()
-        b = train_speed(arch, train_set, args.batches, args.device)
-        inf = infer_speed(arch, train_set, args.batches, args.device)
-        cores = (time.process_time() - c0) / (time.perf_counter() - w0)
-        per_epoch = 50_000 / b["img_s"]
-        lines.append(
-            f"  {name:<9} training {b['img_s']:7.1f} img/s (first step {b['first_step_s']:.2f} s; "
-            f"a 50k-image epoch would take {per_epoch / 60:.1f} min), "
-            f"inference {inf:7.1f} img/s (CPU/wall {cores:.2f})"
-        )
-    lines.append("")
+    for n in threads:
+        torch.set_num_threads(n)
+        lines.extend(measure(cells, train_set, test_set, args))
+        print("\n".join(lines[-8:]), flush=True)
     lines.append(
         "# CPU/wall: CPU seconds of this process per wall second during the measurement, the"
     )
