@@ -120,74 +120,55 @@ def test_percentile_rank_exact_with_ties_and_gaps() -> None:
     # ascending ranks 4, 1, 2.5, 2.5, -, 5 among 5 finite scores -> 100 (r - 1) / 4
     np.testing.assert_array_equal(got, [75.0, 0.0, 37.5, 37.5, np.nan, 100.0])
     np.testing.assert_array_equal(percentile_rank(np.array([np.nan, 4.0])), [np.nan, 100.0])
+    # measured cells with an undefined (NaN) score share the lowest ranks
+    measured = np.array([True, True, True, True, False])
+    got = percentile_rank(np.array([np.nan, 2.0, np.nan, -np.inf, np.nan]), measured)
+    # ranks 1.5, 4, 1.5, 3 of 4 -> 100 (r - 1) / 3
+    np.testing.assert_allclose(got, [50 / 3, 100.0, 50 / 3, 200 / 3, np.nan])
 
 
 def test_crafted_table_percentiles_costs_and_vote(tmp_path: Path) -> None:
     task = get_task()
     arch = load_nb201_table()["arch_str"]
-    cells = [0, 1, 2, 3, 4]
+    nan = float("nan")
+
+    def row(
+        syn: float, syn_s: float, nas: float, nas_s: float, jac: float, jac_s: float
+    ) -> dict[str, float]:
+        return {"synflow": syn, "synflow_s": syn_s, "naswot": nas, "naswot_s": nas_s,
+                "jacob_cov": jac, "jacob_cov_s": jac_s}  # fmt: skip
+
     rows = {
-        arch[0]: {
-            "synflow": 5.0,
-            "synflow_s": 0.5,
-            "naswot": 1.0,
-            "naswot_s": 0.1,
-            "jacob_cov": 9.0,
-            "jacob_cov_s": 1.0,
-        },
-        arch[1]: {
-            "synflow": 7.0,
-            "synflow_s": 0.6,
-            "naswot": 2.0,
-            "naswot_s": 0.2,
-            "jacob_cov": 8.0,
-            "jacob_cov_s": 2.0,
-        },
-        arch[2]: {
-            "synflow": 5.0,
-            "synflow_s": 0.7,
-            "naswot": 3.0,
-            "naswot_s": 0.3,
-            "jacob_cov": 7.0,
-            "jacob_cov_s": 3.0,
-        },
-        arch[3]: {
-            "synflow": 1.0,
-            "synflow_s": 0.8,
-            "naswot": 4.0,
-            "naswot_s": 0.4,
-            "jacob_cov": 6.0,
-            "jacob_cov_s": 4.0,
-        },
-        arch[4]: {
-            "synflow": 9.0,
-            "synflow_s": 0.9,
-            "naswot": 5.0,
-            "naswot_s": 0.5,
-            "jacob_cov": float("nan"),
-            "jacob_cov_s": 5.0,
-        },
+        arch[0]: row(5.0, 0.5, 1.0, 0.1, 9.0, 1.0),
+        arch[1]: row(7.0, 0.6, 2.0, 0.2, 8.0, 2.0),
+        arch[2]: row(5.0, 0.7, 3.0, 0.3, 7.0, 3.0),
+        arch[3]: row(1.0, 0.8, 4.0, 0.4, 6.0, 4.0),
+        arch[4]: row(9.0, 0.9, 5.0, 0.5, nan, 5.0),  # jacob_cov measured but undefined
+        arch[5]: row(3.0, 1.0, nan, nan, nan, nan),  # only synflow measured
     }
     table = load_proxy_table(write_proxy_table(tmp_path, rows))
     syn = ZeroCostEstimator(task, "synflow", table, require_complete=False)
-    assert syn.coverage == 5
-    # synflow 5, 7, 5, 1, 9: ranks 2.5, 4, 2.5, 1, 5 of 5 -> 37.5, 75, 37.5, 0, 100
-    acc = [-syn.estimate(c)[0] for c in cells]
-    assert acc == [37.5, 75.0, 37.5, 0.0, 100.0]
-    assert [syn.cost_s(c) for c in cells] == [0.5, 0.6, 0.7, 0.8, 0.9]
+    assert syn.coverage == 6
+    # synflow 5, 7, 5, 1, 9, 3: ranks 3.5, 5, 3.5, 1, 6, 2 of 6 -> 100 (r - 1) / 5
+    assert [-syn.estimate(c)[0] for c in range(6)] == [50.0, 80.0, 50.0, 0.0, 100.0, 20.0]
+    assert [syn.cost_s(c) for c in range(6)] == [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     assert syn.estimate(3)[1] == task.objectives(3)[1]  # latency is the measured one
     assert syn.cost_basis == "measured per cell on NVIDIA H200 (cuda)"
     score, secs = syn.tabulate()
-    assert np.isnan(score[5:]).all() and np.isnan(secs[5:]).all()
-    # vote over synflow, jacob_cov, naswot on the 4 cells all cover (cell 4 lacks jacob_cov):
-    # synflow 5,7,5,1 -> 50, 100, 50, 0; jacob_cov 9,8,7,6 -> 100, 66.7, 33.3, 0;
-    # naswot 1,2,3,4 -> 0, 33.3, 66.7, 100; means 50, 66.7, 50, 33.3 -> ranks 2.5, 4, 2.5, 1
+    assert np.isnan(score[6:]).all() and np.isnan(secs[6:]).all()
+    # jacob_cov measured on 5 cells; the undefined one ranks below every number
+    jac = ZeroCostEstimator(task, "jacob_cov", table, require_complete=False)
+    assert jac.coverage == 5
+    np.testing.assert_array_equal(jac.tabulate()[0][:6], [100.0, 75.0, 50.0, 25.0, 0.0, nan])
+    # vote on the 5 cells all members measured: synflow 37.5, 75, 37.5, 0, 100; jacob_cov
+    # 100, 75, 50, 25, 0; naswot 0, 25, 50, 75, 100 -> means 45.8, 58.3, 45.8, 33.3, 66.7
+    # -> ranks 2.5, 4, 2.5, 1, 5
     vote = ZeroCostEstimator(task, "vote", table, require_complete=False)
-    assert vote.coverage == 4
+    assert vote.coverage == 5
     vs, vsec = vote.tabulate()
-    np.testing.assert_allclose(vs[:4], [100 * 1.5 / 3, 100.0, 100 * 1.5 / 3, 0.0])
-    assert math.isnan(vs[4])
-    np.testing.assert_allclose(vsec[:4], [1.6, 2.8, 4.0, 5.2])  # sum of the members' seconds
+    np.testing.assert_array_equal(vs[:6], [37.5, 75.0, 37.5, 0.0, 100.0, nan])
+    np.testing.assert_allclose(vsec[:5], [1.6, 2.8, 4.0, 5.2, 6.4])  # sum of the members'
+    assert math.isnan(vsec[5])
     assert vote.cost_basis == "measured per cell on NVIDIA H200 (cuda)"
 
 

@@ -24,7 +24,8 @@ Simulator estimators (objectives in minimisation form, as everywhere in
   :mod:`cenas.estimators`) read from the table
   ``nb201_proxies.csv.gz`` that ``cenas estimators table`` computes. A proxy score is not
   an accuracy, so each is mapped to its **percentile rank** among the table's cells
-  (0 = worst, 100 = best, ties share their mean rank): the queue and the hypervolume-gain
+  (0 = worst, 100 = best, ties share their mean rank, a measured cell whose score is
+  undefined ranks below every number): the queue and the hypervolume-gain
   selection compare estimates with estimates, and percentiles put every proxy on one
   accuracy-like 0-100 scale (every proxy's score is oriented higher-better as Abdelfattah et
   al. use it). ``vote`` is the percentile rank of the mean percentile of
@@ -364,49 +365,71 @@ class ProxyTable:
         return self.frame[name].to_numpy(np.float64)
 
     def raw(self, proxy: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Score and seconds of every cell; NaN in both where either is missing."""
-        score, secs = self._column(proxy), self._column(f"{proxy}_s")
-        bad = ~(np.isfinite(score) & np.isfinite(secs))
-        score, secs = score.copy(), secs.copy()
-        score[bad] = np.nan
-        secs[bad] = np.nan
+        """Score and seconds of every cell; both NaN where the cell was not measured.
+
+        A cell is measured when its seconds are there; a measured cell's score may still be
+        NaN where the proxy is undefined (``jacob_cov`` of a cell whose output ignores its
+        input), which :meth:`scores` ranks below every number.
+        """
+        score, secs = self._column(proxy).copy(), self._column(f"{proxy}_s").copy()
+        measured = np.isfinite(secs)
+        score[~measured] = np.nan
+        secs[~measured] = np.nan
         return score, secs
 
     def scores(self, proxy: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Percentile rank (0-100, higher better) and seconds of every cell for ``proxy``.
 
-        ``vote`` ranks, on the cells all of :func:`vote_members` cover, the mean of the
+        Ranks run over the measured cells; an undefined (NaN) score ranks below every
+        number, ties sharing their mean rank, as :func:`cenas.estimators.vote_ranks` does.
+        ``vote`` ranks, on the cells all of :func:`vote_members` measured, the mean of the
         members' percentile ranks among those cells; its seconds are the sum of theirs.
+        Cells not measured are NaN in both.
         """
         if proxy != "vote":
             score, secs = self.raw(proxy)
-            return percentile_rank(score), secs
+            return percentile_rank(score, measured=np.isfinite(secs)), secs
         members = [self.raw(m) for m in vote_members()]
-        common = np.all([np.isfinite(m[0]) for m in members], axis=0)
-        ranks = [percentile_rank(np.where(common, score, np.nan)) for score, _ in members]
+        common = np.all([np.isfinite(secs) for _, secs in members], axis=0)
+        ranks = [percentile_rank(score, measured=common) for score, _ in members]
         mean = np.mean(ranks, axis=0)  # NaN off the common cells
         secs = np.sum([m[1] for m in members], axis=0)
         secs[~common] = np.nan
-        return percentile_rank(mean), secs
+        return percentile_rank(mean, measured=common), secs
 
     def coverage(self, proxy: str) -> int:
-        """Cells with a score and seconds for ``proxy``."""
-        return int(np.isfinite(self.scores(proxy)[0]).sum())
+        """Cells measured for ``proxy`` (for ``vote``: by all of its members)."""
+        return int(np.isfinite(self.scores(proxy)[1]).sum())
 
 
-def percentile_rank(scores: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Map scores to their percentile rank among the finite ones: 0 worst, 100 best.
+def percentile_rank(
+    scores: NDArray[np.float64], measured: NDArray[np.bool_] | None = None
+) -> NDArray[np.float64]:
+    """Map scores to their percentile rank among the measured cells: 0 worst, 100 best.
 
-    ``100 * (rank - 1) / (n - 1)`` with 1-based ascending ranks, ties sharing their mean
-    rank; NaN stays NaN; a single finite score maps to 100.
+    ``100 * (rank - 1) / (n - 1)`` with 1-based ascending ranks over the ``n`` measured
+    cells (default: those with a non-NaN score), ties sharing their mean rank; a measured
+    cell whose score is NaN (undefined) ranks below every number; cells not measured are
+    NaN; a single measured cell maps to 100.
+
+    Args:
+        scores: One score per cell (higher is better).
+        measured: Which cells were measured.
     """
+    scores = np.asarray(scores, dtype=np.float64)
+    measured = ~np.isnan(scores) if measured is None else np.asarray(measured, dtype=bool)
     out = np.full(scores.shape, np.nan)
-    ok = np.isfinite(scores)
-    n = int(ok.sum())
+    n = int(measured.sum())
     if n == 1:
-        out[ok] = 100.0
+        out[measured] = 100.0
     elif n > 1:
-        out[ok] = 100.0 * (rankdata(scores[ok], method="average") - 1.0) / (n - 1)
+        undefined = measured & np.isnan(scores)
+        defined = measured & ~np.isnan(scores)
+        k = int(undefined.sum())
+        ranks = np.empty(scores.shape)
+        ranks[undefined] = (k + 1) / 2.0
+        ranks[defined] = rankdata(scores[defined], method="average") + k
+        out[measured] = 100.0 * (ranks[measured] - 1.0) / (n - 1)
     return out
 
 
@@ -498,7 +521,7 @@ class ZeroCostEstimator(Estimator):
         self.name = f"zero-cost:{proxy}"
         self.table = table or load_proxy_table()
         self._score, self._seconds = self.table.scores(proxy)
-        n = int(np.isfinite(self._score).sum())
+        n = int(np.isfinite(self._seconds).sum())
         if require_complete and n < len(self._score):
             members = vote_members() if proxy == "vote" else (proxy,)
             raise ConfigError(
@@ -513,8 +536,8 @@ class ZeroCostEstimator(Estimator):
 
     @property
     def coverage(self) -> int:
-        """Cells the table covers for this proxy."""
-        return int(np.isfinite(self._score).sum())
+        """Cells the table measured for this proxy."""
+        return int(np.isfinite(self._seconds).sum())
 
     def cost_s(self, arch: int) -> float:
         return float(self._seconds[int(arch)])
