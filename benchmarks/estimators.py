@@ -58,8 +58,9 @@ def main() -> None:
         "n = cells scored",
         "tau top10% = Kendall tau inside the true top 10 %; P@k = share of the estimate's "
         "top k among the true top k (k = 5 % / 1 % of n)",
-        "s/estimate = mean GPU-seconds of one estimate; init GPU-h = one-time work before the "
-        "first (supernet training; for predictor@N the training of its N cells)",
+        "s/estimate = mean seconds of one estimate on its cost basis (below); init GPU-h = "
+        "one-time work before the first (supernet training; for predictor@N the training of "
+        "its N cells)",
         "",
         format_table(rows),
         "",
