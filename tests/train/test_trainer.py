@@ -250,12 +250,23 @@ def test_foreign_checkpoints_are_refused(tmp_path: Path) -> None:
             train(arch, data, VAL, cfg, checkpoint_dir=tmp_path)
         msg = str(info.value)
         assert "\n" not in msg and needle in msg and str(tmp_path) in msg
-    (tmp_path / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable training checkpoint"):
+    path = tmp_path / CHECKPOINT_NAME
+    good = torch.load(path, weights_only=True)
+    broken: list[tuple[Any, str]] = [
+        ({**good, "epoch": 2}, "corrupt training checkpoint (epoch 2, 1 history records)"),
+        ({k: v for k, v in good.items() if k != "optimizer"}, "no 'optimizer'"),
+        ({"format": "something-else"}, "not a cenas training checkpoint"),
+        ({**good, "model": {"stem.0.weight": torch.zeros(1)}}, "corrupt training checkpoint ("),
+    ]
+    for state, needle in broken:
+        torch.save(state, path)
+        with pytest.raises(CheckpointError) as info:
+            train(ARCH, TRAIN, VAL, TINY, checkpoint_dir=tmp_path)
+        assert needle in str(info.value) and "\n" not in str(info.value)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable training checkpoint") as info:
         train(ARCH, TRAIN, VAL, TINY, checkpoint_dir=tmp_path)
-    torch.save({"format": "something-else"}, tmp_path / CHECKPOINT_NAME)
-    with pytest.raises(CheckpointError, match="not a cenas training checkpoint"):
-        train(ARCH, TRAIN, VAL, TINY, checkpoint_dir=tmp_path)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -306,6 +306,16 @@ def _numerics(device: torch.device) -> Iterator[None]:
         torch.backends.cudnn.benchmark = bench
 
 
+_CHECKPOINT_KEYS = frozenset(
+    {"arch", "config", "data", "epoch", "model", "optimizer", "scheduler", "history", "version"}
+)
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + 7919 * (epoch + 1)) % (2**63 - 1)
 
@@ -418,9 +428,14 @@ class _Job:
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as exc:  # a truncated or foreign file: any unpickling error
-            raise CheckpointError(f"{path}: not a readable training checkpoint ({exc})") from exc
+            raise CheckpointError(
+                f"{path}: not a readable training checkpoint ({_one_line(exc)})"
+            ) from exc
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{path}: not a cenas training checkpoint")
+        missing = sorted(_CHECKPOINT_KEYS - set(state))
+        if missing:
+            raise CheckpointError(f"{path}: incomplete training checkpoint (no {missing[0]!r})")
         if state.get("version") != CHECKPOINT_VERSION:
             raise CheckpointError(
                 f"{path}: checkpoint version {state.get('version')!r}, "
@@ -440,11 +455,21 @@ class _Job:
                 )
         if state["data"] != fingerprint:
             raise CheckpointError(f"{path}: checkpoint was trained on other training images")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.epoch = int(state["epoch"])
-        self.history = list(state["history"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.epoch = int(state["epoch"])
+            self.history = list(state["history"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"{path}: corrupt training checkpoint ({_one_line(exc)})"
+            ) from exc
+        if not 0 <= self.epoch <= self.config.epochs or len(self.history) != self.epoch:
+            raise CheckpointError(
+                f"{path}: corrupt training checkpoint (epoch {self.epoch}, "
+                f"{len(self.history)} history records)"
+            )
 
     # ---------------------------------------------------------------- training
     def train_epoch(
