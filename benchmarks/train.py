@@ -14,6 +14,10 @@ The mean-cost cell is the cell whose modelled training cost (cenas.bench: measur
 every edge ``nor_conv_3x3`` (most parameters and FLOPs).
 
     python benchmarks/train.py --threads 2,1
+    python benchmarks/train.py --threads 1 --sections c --out benchmarks/results/train-lf.txt
+
+(c), with ``--sections c``: the low-fidelity estimator (12 epochs by default, a reduced
+network by default) on the packaged training split, its score and seconds.
 
 Writes benchmarks/results/train.txt (or --out) with the command, git commit, torch version,
 threads and the load average.
@@ -35,6 +39,7 @@ import torch
 
 from cenas.bench import get_task
 from cenas.datasets import BatchLoader, ImageSet, load_cifar
+from cenas.estimators._low_fidelity import LowFidelityEstimator
 from cenas.nn import build_nb201, count_flops, count_params
 from cenas.space import NB201Space
 from cenas.train import TrainConfig, TrainProgress, train
@@ -142,12 +147,13 @@ def infer_speed(arch: str, data: ImageSet, batches: int, device: str) -> float:
 def measure(
     cells: dict[str, str], train_set: ImageSet, test_set: ImageSet, args: argparse.Namespace
 ) -> list[str]:
-    """Sections (a) and (b) at the current torch thread count."""
-    lines = [
-        f"## torch threads {torch.get_num_threads()}; load average at start: {load()}",
-        "(a) one epoch, C=8 N=1, batch 256, whole training split (target <= 30 s on 2 cores)",
-    ]
-    for name, arch in cells.items():
+    """The chosen sections at the current torch thread count."""
+    lines = [f"## torch threads {torch.get_num_threads()}; load average at start: {load()}"]
+    if "a" in args.sections:
+        lines.append(
+            "(a) one epoch, C=8 N=1, batch 256, whole training split (target <= 30 s on 2 cores)"
+        )
+    for name, arch in cells.items() if "a" in args.sections else ():
         w0, c0 = time.perf_counter(), time.process_time()
         a = one_epoch(arch, train_set, test_set, args.device)
         cores = (time.process_time() - c0) / (time.perf_counter() - w0)
@@ -158,10 +164,11 @@ def measure(
             f"test acc after 2 epochs {a['test_acc']:.2f} %; CPU/wall {cores:.2f}): "
             f"{verdict} the target"
         )
-    lines.append(
-        f"(b) full network C=16 N=5, batch 256, {args.batches} timed batches after one warm-up"
-    )
-    for name, arch in cells.items():
+    if "b" in args.sections:
+        lines.append(
+            f"(b) full network C=16 N=5, batch 256, {args.batches} timed batches after one warm-up"
+        )
+    for name, arch in cells.items() if "b" in args.sections else ():
         w0, c0 = time.perf_counter(), time.process_time()
         b = train_speed(arch, train_set, args.batches, args.device)
         inf = infer_speed(arch, train_set, args.batches, args.device)
@@ -171,6 +178,22 @@ def measure(
             f"  {name:<9} training {b['img_s']:7.1f} img/s (first step {b['first_step_s']:.2f} s; "
             f"a 50k-image epoch would take {per_epoch / 60:.1f} min), "
             f"inference {inf:7.1f} img/s (CPU/wall {cores:.2f})"
+        )
+    if "c" in args.sections:
+        lines.append(
+            f"(c) LowFidelityEstimator, {args.lf_epochs} epochs, C={args.lf_channels} "
+            f"N={args.lf_cells}, 20 % of the training split held out for validation"
+        )
+    for name, arch in cells.items() if "c" in args.sections else ():
+        est = LowFidelityEstimator(
+            epochs=args.lf_epochs, channels=args.lf_channels, cells_per_stage=args.lf_cells
+        )
+        out = est.estimate(arch, train_set, torch.device(args.device))
+        lines.append(
+            f"  {name:<9} score (validation accuracy) {out.score:.2f} % on "
+            f"{out.extra['val_images']} images after training on {out.extra['train_images']}; "
+            f"final train loss {out.extra['train_loss']:.4f}; {out.seconds:.1f} s "
+            f"({out.extra['images_per_second']:.0f} img/s)"
         )
     lines.append("")
     return lines
@@ -183,6 +206,10 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", type=int, default=4, help="timed batches in (b)")
+    parser.add_argument("--sections", default="ab", help="any of a, b, c (c: the estimator)")
+    parser.add_argument("--lf-epochs", type=int, default=12, help="epochs in (c)")
+    parser.add_argument("--lf-channels", type=int, default=8, help="C in (c)")
+    parser.add_argument("--lf-cells", type=int, default=1, help="N in (c)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train.txt"))
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
@@ -210,7 +237,7 @@ def main() -> None:
     for n in threads:
         torch.set_num_threads(n)
         lines.extend(measure(cells, train_set, test_set, args))
-        print("\n".join(lines[-8:]), flush=True)
+        print("\n".join(lines), flush=True)
     lines.append(
         "# CPU/wall: CPU seconds of this process per wall second during the measurement, the"
     )
