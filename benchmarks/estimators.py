@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--predictor-cells", default="20,50,100")
-    parser.add_argument("--predictor-bases", default="low-fidelity,few-shot")
+    parser.add_argument("--predictor-bases", default="low-fidelity,few-shot,zero-cost:params")
     parser.add_argument("--proxy-table", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/estimators.txt"))
     args = parser.parse_args()

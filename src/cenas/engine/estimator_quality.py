@@ -341,13 +341,13 @@ def to_json(rows: Sequence[EstimatorQuality], **extra: Any) -> str:
 def format_table(rows: Sequence[EstimatorQuality]) -> str:
     """A plain-text table of the rows (for benchmark files)."""
     head = (
-        f"{'estimator':<28} {'n':>6} {'Spearman':>8} {'Kendall':>8} {'tau top10%':>10} "
+        f"{'estimator':<31} {'n':>6} {'Spearman':>8} {'Kendall':>8} {'tau top10%':>10} "
         f"{'P@5%':>6} {'P@1%':>6} {'s/estimate':>10} {'init GPU-h':>10}  note"
     )
     lines = [head, "-" * len(head)]
     for rec in to_records(rows):
         lines.append(
-            f"{rec['estimator']:<28} {rec['n']:>6} {rec['spearman']:>8.3f} "
+            f"{rec['estimator']:<31} {rec['n']:>6} {rec['spearman']:>8.3f} "
             f"{rec['kendall']:>8.3f} {rec['kendall_top10']:>10.3f} "
             f"{rec['precision_top5%']:>6.3f} {rec['precision_top1%']:>6.3f} "
             f"{rec['seconds_per_estimate']:>10.3g} {rec['init_gpu_hours']:>10.2f}  {rec['note']}"
