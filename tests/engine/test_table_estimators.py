@@ -307,3 +307,20 @@ def test_estimators_without_init_have_no_init_job() -> None:
     eng = _engine(LowFidelityEstimator(get_task()), StaticPolicy(0.5), hours=2)
     eng.run()
     assert eng.init_job is None and all(j.kind != "init" for j in eng.jobs)
+
+
+def test_shipped_params_column_is_complete_and_read_exactly() -> None:
+    task = get_task()
+    est = make_estimator("zero-cost:params", task)
+    assert isinstance(est, ZeroCostEstimator) and est.coverage == 15625
+    raw = pd.read_csv(ev.proxy_table_path()).set_index("arch_str")
+    big = task.space.to_index(task.space.from_str("|" + "|+|".join(
+        ["nor_conv_3x3~0", "nor_conv_3x3~0|nor_conv_3x3~1",
+         "nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2"]) + "|"))  # fmt: skip
+    # the all-3x3 cell has the most parameters of all: percentile 100
+    assert est.estimate(big)[0] == -100.0
+    assert raw.loc[task.arch_str(big), "params"] == raw["params"].max()
+    for cell in (0, CELL_ENUM, big):  # seconds are the table's, latency the measured one
+        assert est.cost_s(cell) == raw.loc[task.arch_str(cell), "params_s"]
+        assert est.estimate(cell)[1] == task.objectives(cell)[1]
+    assert est.cost_basis.startswith("measured per cell on ")
