@@ -236,15 +236,18 @@ def main() -> None:
     lines.append("")
     for n in threads:
         torch.set_num_threads(n)
-        lines.extend(measure(cells, train_set, test_set, args))
-        print("\n".join(lines), flush=True)
+        if n == threads[0]:
+            print("\n".join(lines), flush=True)
+        section = measure(cells, train_set, test_set, args)
+        lines.extend(section)
+        print("\n".join(section), flush=True)
     lines.append(
         "# CPU/wall: CPU seconds of this process per wall second during the measurement, the"
     )
     lines.append("# cores it actually obtained (at most the torch threads; less under contention)")
     lines.append(f"# load average at end: {load()}; total {time.perf_counter() - t0:.1f} s")
     text = "\n".join(lines) + "\n"
-    print(text, end="")
+    print("\n".join(lines[-3:]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
 
