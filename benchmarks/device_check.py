@@ -34,31 +34,36 @@ above), ``proxies-table.tar.gz`` (the table folder: shard files and provenance) 
 ``device_check.log``. Nothing modelled is ever reported as measured: without NVML the
 power fields are ``null`` and the source says ``not measured``.
 
-How to run it with the ``device`` tool (a machine with no registry access; its
-``python3`` has PyTorch, nvidia-ml-py, pandas, scipy, typer and rich, but not moocore,
-which ``cenas.bench`` imports). Here, first::
+How to run it with the ``device`` tool. That machine reaches no package registry; its
+``python3`` (3.12) has PyTorch, nvidia-ml-py, pandas, scipy, typer and rich, but not
+moocore (imported by ``cenas.bench``) nor cffi and platformdirs (moocore's imports), so
+``pip install -e '.[gpu]'`` cannot work there (it would fetch the pinned torch==2.13.0 and
+the other dependencies); ``src`` on ``PYTHONPATH`` and three carried wheels suffice. Here,
+first::
 
-    sh benchmarks/device_prep.sh    # .device-data/: the CIFAR-10 tarball, moocore wheels,
-                                    # git-commit.txt (.device-data/ is git-ignored)
+    sh benchmarks/device_prep.sh
 
-then one ``run`` with ``carry: [".device-data"]``, ``timeout_s: 600`` and the command::
+which fills the git-ignored ``.device-data/``: the shared CIFAR-10 tarball, the wheels
+(``.device-data/wheels``) and ``git-commit.txt`` (the device copy has no ``.git``; commit
+first). Then one ``run`` with ``carry: [".device-data"]``, ``timeout_s: 600`` and the
+command::
 
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir
-      --target /tmp/site .device-data/wheels/*.whl && export
-      PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1 && python3
-      benchmarks/device_check.py --data .device-data/cifar10-jpeg.tar.gz --out $OUT
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \\
+        --target /tmp/site .device-data/wheels/*.whl && \\
+    export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1 && \\
+    python3 benchmarks/device_check.py --data .device-data/cifar10-jpeg.tar.gz --out $OUT
 
-(cenas itself is not pip-installed there: ``pip install -e .`` would try to fetch its
-pinned dependencies; ``src`` on ``PYTHONPATH`` is enough.) Then commit the files that come
-back to ``benchmarks/results/device/``, and extract ``proxies-table.tar.gz`` to
-``benchmarks/results/nb201-proxies-gpu/`` (its own folder: the CPU table in
-``benchmarks/results/nb201-proxies/`` has another device's seconds). To resume an
-unfinished GPU table in a later call, extract it into ``.device-data/nb201-proxies-gpu`` and
-add ``--table-dir .device-data/nb201-proxies-gpu``.
+With the default ``--minutes 9`` that leaves about a minute of the 10-minute call for the
+install and imports. Commit the files that come back to ``benchmarks/results/device/``
+and extract ``proxies-table.tar.gz`` into ``benchmarks/results/`` (it holds the folder
+``nb201-proxies-gpu/``: its own folder, since the CPU table in
+``benchmarks/results/nb201-proxies/`` has another device's seconds). To continue an
+unfinished GPU table in a later call, extract it into ``.device-data/`` and add
+``--table-dir .device-data/nb201-proxies-gpu``: every shard resumes where it stopped.
 
-On CPU, ``--smoke`` runs every phase at toy sizes (C=4, N=1, a few hundred images of the
-packaged subset, one epoch, one cell per proxy shard) in well under a minute; its numbers are not
-benchmarks.
+On CPU, ``--smoke`` runs every phase at toy sizes (C=4, N=1, 256 training and 128 test
+images of the packaged subset, one epoch, one cell per proxy shard, a second or less per
+phase box) in 15-50 s; its numbers check the plumbing and are not benchmarks.
 """
 
 from __future__ import annotations
@@ -325,6 +330,10 @@ def _train_worker(spec_path: Path) -> int:
     class _Deadline(Exception):
         pass
 
+    def on_term(signum: int, frame: object) -> None:
+        raise _Deadline  # the parent's time box: record the cell as stopped
+
+    signal.signal(signal.SIGTERM, on_term)
     results: list[dict[str, Any]] = []
     for arch in spec["cells"]:
         records: list[dict[str, Any]] = []
@@ -386,6 +395,7 @@ def _phase_training(
     work: Path,
     data_file: Path,
     until: float,
+    hard_end: float,
     n_train: int,
 ) -> dict[str, Any]:
     from cenas.bench import load_nb201_table
@@ -423,7 +433,7 @@ def _phase_training(
                     stderr=(work / f"train-{i}.stderr").open("wb"),
                 )
             )
-        codes = _wait_all(procs, until + 15.0, log)
+        codes = _wait_all(procs, min(until + 15.0, hard_end), log)
         wall = time.perf_counter() - t0
         cells_out: list[dict[str, Any]] = []
         for i, f in enumerate(result_files):
@@ -835,8 +845,10 @@ def _run_phases(
     train_set = load_cifar(args.data, "cifar10", "train")
     test_set = load_cifar(args.data, "cifar10", "test")
     if sizes.train_images is not None:
-        train_set = train_set.subset(torch.arange(sizes.train_images) * 11 % len(train_set))
-        test_set = test_set.subset(torch.arange(sizes.test_images or 1) * 7 % len(test_set))
+        # evenly spaced images: the splits are sorted by class
+        n_tr, n_te = sizes.train_images, sizes.test_images or 1
+        train_set = train_set.subset(torch.arange(n_tr) * len(train_set) // n_tr)
+        test_set = test_set.subset(torch.arange(n_te) * len(test_set) // n_te)
     data_file = work / "data.pt"
     _save_data(train_set, test_set, data_file)
     report["data"] = {
@@ -852,7 +864,15 @@ def _run_phases(
         (
             "training",
             lambda: _phase_training(
-                args, sizes, meter, log, work, data_file, box(sizes.train_s), len(train_set)
+                args,
+                sizes,
+                meter,
+                log,
+                work,
+                data_file,
+                box(sizes.train_s),
+                end - sizes.reserve_s / 2,
+                len(train_set),
             ),
         ),
         ("solo", lambda: _phase_solo(args, sizes, meter, log, train_set, box(60.0))),

@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
 mkdir -p .device-data/wheels
-cp ../shared/data/cifar10/cifar10-jpeg.tar.gz .device-data/
+cp -f ../shared/data/cifar10/cifar10-jpeg.tar.gz .device-data/
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d .device-data/wheels \
