@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -104,6 +105,9 @@ CELLS: dict[str, str] = {"best": BEST, "median": MEDIAN, "poor": POOR}
 ``cifar10_test_acc_12ep`` (89.16, 79.62 and 60.99 %)."""
 
 NOT_MEASURED = "not measured"
+
+PHASES: tuple[str, ...] = ("idle", "training", "solo", "inference", "supernet", "proxies")
+"""The phases, in the order they run (``--phases`` selects some)."""
 
 
 @dataclass(frozen=True)
@@ -772,6 +776,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the three cells as three processes at once, or one after another",
     )  # fmt: skip
     ap.add_argument("--limit", type=int, default=None, help="cells per proxy shard (all)")
+    ap.add_argument(
+        "--phases", default=",".join(PHASES),
+        help=f"comma-separated subset of {','.join(PHASES)} (e.g. proxies alone, to resume)",
+    )  # fmt: skip
+    for name in ("idle", "train", "supernet"):
+        ap.add_argument(
+            f"--{name}-s", type=float, default=None,
+            help=f"time box of the {name} phase(s) in seconds (full: "
+            f"{getattr(FULL, name + '_s'):.0f})",
+        )  # fmt: skip
     ap.add_argument("--table-dir", type=Path, default=None, help="proxy table folder (resumed)")
     ap.add_argument("--no-nvml", action="store_true", help="do not read NVML")
     ap.add_argument("--git-commit", default=None, help="commit to record (default: git)")
@@ -779,6 +793,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.train_worker is None and args.out is None:
         ap.error("--out is required")
+    unknown = sorted(set(args.phases.split(",")) - set(PHASES))
+    if unknown:
+        ap.error(f"--phases: unknown {','.join(unknown)}; choose from {','.join(PHASES)}")
     return args
 
 
@@ -790,6 +807,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_wall = time.time()
     end = start_wall + 60.0 * args.minutes
     sizes = SMOKE if args.smoke else FULL
+    boxes = {f"{n}_s": getattr(args, f"{n}_s") for n in ("idle", "train", "supernet")}
+    sizes = dataclasses.replace(sizes, **{k: v for k, v in boxes.items() if v is not None})
     if args.device is None:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.device == "cpu":
@@ -805,7 +824,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mode": "smoke" if args.smoke else "full",
         "device": args.device,
         "deadline_minutes": args.minutes,
-        "sizes": sizes.__dict__,
+        "sizes": dataclasses.asdict(sizes),
+        "phases_run": args.phases.split(","),
         "git_commit": _git_commit(args.data, args.git_commit),
         "versions": _versions(),
         "gpu": meter.gpu_info(),
@@ -886,7 +906,10 @@ def _run_phases(
         ),
         ("proxies", lambda: _phase_proxies(args, sizes, meter, log, table_dir, box(1e9))),
     ]
+    wanted = set(args.phases.split(","))
     for name, run in phases:
+        if name not in wanted:
+            continue
         if time.time() > end - sizes.reserve_s:
             report["phase_errors"][name] = "skipped: the deadline was reached"
             log(f"{name}: skipped, deadline")
