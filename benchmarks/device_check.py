@@ -176,7 +176,7 @@ class Meter:
     seconds and work, and ``energy_source`` is ``"not measured"`` with null power fields.
     """
 
-    def __init__(self, gpu: int, use_nvml: bool) -> None:
+    def __init__(self, gpu: int, use_nvml: bool, nvml: Any = None) -> None:
         self.gpu = gpu
         self.sampler: Any = None
         self.phases: list[dict[str, Any]] = []
@@ -184,8 +184,9 @@ class Meter:
         if use_nvml:
             from cenas.meters import NvmlPowerSampler, nvml_available
 
-            if nvml_available():
-                self.sampler = NvmlPowerSampler(gpu=gpu, interval_s=0.05).__enter__()
+            if nvml is not None or nvml_available():
+                self.sampler = NvmlPowerSampler(gpu=gpu, interval_s=0.05, nvml=nvml)
+                self.sampler.__enter__()
             else:
                 self.why_not = "NVML cannot be initialised here (no NVIDIA driver or GPU)"
         else:
@@ -223,26 +224,32 @@ class Meter:
         work: dict[str, Any] = {}
         log(f"phase {name}: start")
         t0 = time.perf_counter()
-        if self.sampler is not None:
-            with self.sampler.phase(name) as reading:
+        measure = self.sampler.phase(name) if self.sampler is not None else None
+        reading = None
+        try:
+            with measure if measure is not None else contextlib.nullcontext() as reading:
                 yield work
-            record = reading.to_dict()
-        else:
-            yield work
-            record = {
-                "phase": name,
-                "gpu": None,
-                "seconds": time.perf_counter() - t0,
-                "samples": 0,
-                "mean_w": None,
-                "max_w": None,
-                "energy_j": None,
-                "energy_source": NOT_MEASURED,
-            }
-        record["work"] = work
-        self.phases.append(record)
-        watts = "" if record["mean_w"] is None else f", mean {record['mean_w']:.1f} W"
-        log(f"phase {name}: {record['seconds']:.1f} s{watts}")
+        except Exception as exc:  # the phase failed: keep what it measured, say so
+            work["failed"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            raise
+        finally:
+            if reading is not None:
+                record = reading.to_dict()
+            else:
+                record = {
+                    "phase": name,
+                    "gpu": None,
+                    "seconds": time.perf_counter() - t0,
+                    "samples": 0,
+                    "mean_w": None,
+                    "max_w": None,
+                    "energy_j": None,
+                    "energy_source": NOT_MEASURED,
+                }
+            record["work"] = work
+            self.phases.append(record)
+            watts = "" if record["mean_w"] is None else f", mean {record['mean_w']:.1f} W"
+            log(f"phase {name}: {record['seconds']:.1f} s{watts}")
 
 
 def _child_env(threads: int) -> dict[str, str]:

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import tarfile
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -78,3 +79,28 @@ def test_smoke_run_writes_every_output(tmp_path: Path) -> None:
     with tarfile.open(out / "proxies-table.tar.gz") as tar:
         members = sorted(tar.getnames())
     assert members == ["t/provenance.json", "t/shard-0.csv"]
+
+
+def test_meter_records_nvml_phases_and_failed_ones(tmp_path: Path) -> None:
+    from tests.meters.test_nvml import FakeNvml
+
+    dc = _load()
+    log = dc.Log(tmp_path / "log.txt")
+    fake = FakeNvml()
+    meter = dc.Meter(0, use_nvml=True, nvml=fake)
+    info = meter.gpu_info()
+    assert info["nvml"] == "ok" and info["name"].startswith("unavailable (")
+    with meter.phase("idle", log) as work:
+        time.sleep(0.05)
+        work["images"] = 7
+    with pytest.raises(RuntimeError), meter.phase("broken", log):
+        raise RuntimeError("out of memory")
+    meter.close()
+    assert fake.inited == 0
+    idle, broken = meter.phases
+    assert idle["energy_source"] == "counter" and idle["mean_w"] == 250.0
+    assert idle["work"] == {"images": 7} and idle["energy_j"] > 0
+    assert broken["work"] == {"failed": "RuntimeError: out of memory"}
+    table = dc._power_table(meter.phases).splitlines()
+    assert table[1].split()[:2] == ["idle", f"{idle['seconds']:.1f}"]
+    assert table[1].split()[3:5] == ["250.0", "250.0"]
