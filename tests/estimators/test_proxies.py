@@ -44,6 +44,7 @@ from cenas.estimators._table import (
     TableConfig,
     TableError,
     cell_order,
+    done_in_other_shards,
     merge_shards,
     parse_proxies,
     parse_shard,
@@ -339,6 +340,20 @@ def test_table_writes_resumes_and_repairs(tmp_path: Path) -> None:
             proxies=FAST,
             config=TableConfig(channels=4, cells_per_stage=1, batch_size=16, batch_seed=1),
         )
+
+
+def test_a_new_shard_layout_skips_cells_done_under_the_old(tmp_path: Path) -> None:
+    data = tiny_data()
+    out = tmp_path / "table"
+    run_table(data, out, limit=4, proxies=FAST, config=TINY)  # order[0..3] in shard-0
+    # shard 1/2 visits order[1], order[3], order[5]: the first two are done already
+    second = run_table(data, out, shard=(1, 2), limit=3, proxies=FAST, config=TINY)
+    assert (second.done_before, second.written, second.remaining) == (2, 1, 0)
+    space = NB201Space()
+    fifth = space.to_str(space.from_index(int(cell_order(0)[5])))
+    assert rows(shard_path(out, 1, FAST))["arch_str"].tolist() == [fifth]
+    # files of other proxies never count
+    assert done_in_other_shards(out, shard_path(out, 0, ("params",)), ("params",)) == set()
 
 
 def test_ship_merges_shards(tmp_path: Path) -> None:

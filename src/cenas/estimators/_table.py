@@ -208,6 +208,22 @@ def read_done(path: Path, proxies: Sequence[str]) -> set[str]:
     return done
 
 
+def done_in_other_shards(out: Path, path: Path, proxies: Sequence[str]) -> set[str]:
+    """Cells that the folder's other shard files of the same proxies already hold.
+
+    A folder can be resumed with another shard layout (one process, then two): a cell
+    measured under any layout is not measured again. Other files are read, never cut.
+    """
+    pattern = shard_path(out, 0, proxies).name.replace("shard-0", "shard-*", 1)
+    done: set[str] = set()
+    for other in sorted(out.glob(pattern)):
+        if other == path or other.name.count(".") != path.name.count("."):
+            continue
+        cells, _ = _complete_rows(other.read_bytes(), proxies, other)
+        done |= cells
+    return done
+
+
 def _row_ok(fields: list[str]) -> bool:
     try:
         int(fields[0])
@@ -287,7 +303,8 @@ class TableRun:
 
     Attributes:
         path: The shard file.
-        done_before: Cells already in the file when the run began.
+        done_before: Cells of the shard (within ``limit``) already measured when the run
+            began, in this shard's file or another shard file of the folder.
         written: Cells this run wrote.
         remaining: Cells of the shard (within ``limit``) still missing at the end.
         seconds: Wall seconds of the run.
@@ -392,13 +409,13 @@ def run_table(
     _write_json(out / "provenance.json", prov)
 
     path = shard_path(out, shard[0], proxies)
-    done = read_done(path, proxies)
-    done_before = len(done)
+    done = read_done(path, proxies) | done_in_other_shards(out, path, proxies)
     table = _official_index()
     space = NB201Space()
+    done_before = sum(1 for c in cells if space.to_str(space.from_index(int(c))) in done)
     written = 0
     new_file = not path.exists() or path.stat().st_size == 0
-    if len(done) < len(cells):
+    if done_before < len(cells):
         _warm_up(proxies, cfg, batch)
     with path.open("a", encoding="utf-8", newline="") as fh:
         if new_file:
