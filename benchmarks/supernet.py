@@ -27,7 +27,6 @@ import gzip
 import importlib.resources
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,23 +40,7 @@ from cenas.bench import load_nb201_table
 from cenas.datasets import ImageSet, load_cifar
 from cenas.estimators._supernet import FewShotEstimator, OneShotEstimator, SupernetConfig
 from cenas.space import NB201Space
-
-
-def git_commit() -> str:
-    """Short commit of the working tree, marked when the sources differ from it."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src/cenas/estimators/_supernet.py", __file__],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return out.stdout.strip() + (" (+ uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from cenas.study import git_commit
 
 
 def load() -> str:

@@ -29,7 +29,6 @@ import argparse
 import datetime
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from cenas.datasets import BatchLoader, ImageSet, load_cifar
 from cenas.estimators._low_fidelity import LowFidelityEstimator
 from cenas.nn import build_nb201, count_flops, count_params
 from cenas.space import NB201Space
+from cenas.study import git_commit
 from cenas.train import TrainConfig, TrainProgress, train
 
 LARGEST = (
@@ -57,22 +57,6 @@ def mean_cost_cell() -> str:
     cost = task.train_cost(np.arange(space.size))
     i = int(np.argmin(np.abs(cost - cost.mean())))
     return space.to_str(space.from_index(i))
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src", "benchmarks/train.py"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return out.stdout.strip() + (" (+ uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def load() -> str:

@@ -22,7 +22,6 @@ import os
 import platform
 import shutil
 import sqlite3
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata, resources
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cenas._git import git_commit
 from cenas.bench import get_task
 from cenas.carbon import CarbonTrace, load_bundled, load_trace, to_utc_hour
 from cenas.config import DEFAULT_START, StudyConfig
@@ -222,31 +222,6 @@ def build_engine(
         clock=clock,
         on_step=on_step,
     )
-
-
-def git_commit() -> str | None:
-    """The git commit of the cenas source tree, with ``+dirty`` if tracked code (``src``,
-    ``benchmarks/*.py``; not result files) differs from it (``None`` outside a checkout)."""
-    src = Path(__file__).resolve().parent
-    status = ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"]
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(src), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [*status, "--", ":/src", ":/benchmarks/*.py"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{head}+dirty" if dirty else head
 
 
 def provenance(config: StudyConfig) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from cenas.nn import NB201Network, build_nb201, count_flops, count_params, parse
 from cenas.space import NB201Space
 
 SPACE = NB201Space()
-ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+" + (
+    "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+)
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 # the ResNet-like cell of the NAS-Bench-201 paper: two 3x3 convolutions in series plus a skip
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"

@@ -34,7 +34,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from cenas._git import git_commit as _git_commit
 from cenas.datasets import ImageSet
 from cenas.errors import CenasError
 from cenas.estimators._proxies import (
@@ -258,24 +258,8 @@ def batch_sha256(batch: ProxyBatch) -> str:
 
 
 def git_commit() -> str:
-    """The working tree's git commit (``+dirty`` with local changes), or ``unknown``."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", str(here)],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if not head:
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
+    """The source tree's git commit (``+dirty`` with local code changes), or ``unknown``."""
+    return _git_commit() or "unknown"
 
 
 def _load_provenance(out: Path) -> dict[str, Any]:
