@@ -49,7 +49,7 @@ from torch import nn
 from cenas.datasets import BatchLoader, ImageSet, train_val_split
 from cenas.errors import CheckpointError, ConfigError
 from cenas.estimators._base import Cost, EstimateResult, LiveEstimator
-from cenas.nn._nb201 import NB201Network, ResidualReduction, make_op, parse_arch
+from cenas.nn._nb201 import NB201Network, NB201Skeleton, build_skeleton, make_op, parse_arch
 from cenas.space import NB201_EDGES, NB201_OPS, NB201Space
 
 N_OPS = len(NB201_OPS)
@@ -169,7 +169,7 @@ class SearchCell(nn.Module):
         return candidates[op]
 
 
-class NB201Supernet(nn.Module):
+class NB201Supernet(NB201Skeleton):
     """NATS-Bench's ``TinyNetwork`` with every candidate operation on every edge.
 
     The stem, the residual reduction blocks, the last batch norm and the classifier are
@@ -185,26 +185,10 @@ class NB201Supernet(nn.Module):
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10) -> None:
         super().__init__()
-        if channels < 1 or cells_per_stage < 1 or num_classes < 1:
-            raise ValueError("channels, cells_per_stage and num_classes must be positive")
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self.num_classes = num_classes
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
-        )
-        layers: list[nn.Module] = []
-        c_prev = channels
-        for stage, mult in enumerate((1, 2, 4)):
-            c = channels * mult
-            if stage > 0:
-                layers.append(ResidualReduction(c_prev, c))
-            layers.extend(SearchCell(c) for _ in range(cells_per_stage))
-            c_prev = c
-        self.cells = nn.Sequential(*layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        build_skeleton(self, channels, cells_per_stage, num_classes, SearchCell)
 
     def forward(self, x: torch.Tensor, ops: Sequence[int]) -> torch.Tensor:
         """Logits of the path ``ops`` (six operation indices in ``0..4``)."""

@@ -16,7 +16,7 @@ matches NAS-Bench-201's published count of every cell (0.073306 M to 1.531546 M)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -98,7 +98,53 @@ class ResidualReduction(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Network(nn.Module):
+class NB201Skeleton(nn.Module):
+    """The layers around the cells, shared by a network and a supernet (see
+    :func:`build_skeleton`)."""
+
+    stem: nn.Sequential
+    cells: nn.Sequential
+    lastact: nn.Sequential
+    global_pooling: nn.AdaptiveAvgPool2d
+    classifier: nn.Linear
+
+
+def build_skeleton(
+    net: NB201Skeleton,
+    channels: int,
+    cells_per_stage: int,
+    num_classes: int,
+    make_cell: Callable[[int], nn.Module],
+) -> None:
+    """Give ``net`` NATS-Bench's macro skeleton around cells made by ``make_cell(C)``.
+
+    Sets ``stem``, ``cells`` (three stages of ``cells_per_stage`` cells at C, 2C, 4C
+    channels joined by :class:`ResidualReduction`), ``lastact``, ``global_pooling`` and
+    ``classifier``: the parameter names a trained network and a supernet share.
+
+    Raises:
+        ValueError: If a size is not positive.
+    """
+    if channels < 1 or cells_per_stage < 1 or num_classes < 1:
+        raise ValueError("channels, cells_per_stage and num_classes must be positive")
+    net.stem = nn.Sequential(
+        nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
+    )
+    layers: list[nn.Module] = []
+    c_prev = channels
+    for stage, mult in enumerate((1, 2, 4)):
+        c = channels * mult
+        if stage > 0:
+            layers.append(ResidualReduction(c_prev, c))
+        layers.extend(make_cell(c) for _ in range(cells_per_stage))
+        c_prev = c
+    net.cells = nn.Sequential(*layers)
+    net.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
+    net.global_pooling = nn.AdaptiveAvgPool2d(1)
+    net.classifier = nn.Linear(c_prev, num_classes)
+
+
+class NB201Network(NB201Skeleton):
     """NATS-Bench's ``TinyNetwork`` for one NAS-Bench-201 cell.
 
     Args:
@@ -122,23 +168,9 @@ class NB201Network(nn.Module):
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self.num_classes = num_classes
-        if channels < 1 or cells_per_stage < 1 or num_classes < 1:
-            raise ValueError("channels, cells_per_stage and num_classes must be positive")
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
+        build_skeleton(
+            self, channels, cells_per_stage, num_classes, lambda c: InferCell(self.ops, c)
         )
-        layers: list[nn.Module] = []
-        c_prev = channels
-        for stage, mult in enumerate((1, 2, 4)):
-            c = channels * mult
-            if stage > 0:
-                layers.append(ResidualReduction(c_prev, c))
-            layers.extend(InferCell(self.ops, c) for _ in range(cells_per_stage))
-            c_prev = c
-        self.cells = nn.Sequential(*layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled features the classifier reads, ``(batch, 4C)``."""
@@ -207,10 +239,12 @@ __all__ = [
     "NB201_EDGES",
     "InferCell",
     "NB201Network",
+    "NB201Skeleton",
     "ReLUConvBN",
     "ResidualReduction",
     "Zero",
     "build_nb201",
+    "build_skeleton",
     "count_flops",
     "count_params",
     "make_op",
