@@ -130,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# {command.strip()}",
         f"git commit: {git_commit()}",
-        f"cells measured: {len(table)} of 15625 (table {args.src}); accuracy: NAS-Bench-201 "
+        "cells measured (table "
+        f"{args.src}): "
+        + ", ".join(f"{p} {int(table[f'{p}_s'].notna().sum())}" for p in PROXIES)
+        + " of 15625; accuracy: NAS-Bench-201 "
         "CIFAR-10 test, 200 epochs; top 10 %: accuracy >= "
         f"{top_cut:.2f} (90th percentile of all cells); bootstrap {args.bootstrap} resamples, "
         f"seed {args.seed}; vote = mean rank of {', '.join(VOTE_MEMBERS)}; NaN ranks lowest",
