@@ -184,7 +184,8 @@ def test_incomplete_proxy_table_refused_at_validation(
     msg = str(err.value)
     assert msg == (
         f"estimator: zero-cost:synflow covers 4 of 15,625 cells in {path.resolve()}; "
-        "complete it with `cenas estimators table --out DIR --proxies synflow && "
+        "complete it with `cenas estimators table --data CIFAR10 --out DIR --proxies synflow "
+        "&& "
         "cenas estimators ship --from DIR`"
     )
     with pytest.raises(ConfigError, match="covers 0 of 15,625"):
