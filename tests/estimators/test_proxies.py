@@ -422,6 +422,38 @@ def test_cli_estimate_prints_score(capsys: pytest.CaptureFixture[str]) -> None:
     assert "score      73306" in result.output and "seconds" in result.output
 
 
+def test_cli_estimate_trains_saves_and_loads_a_supernet(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    _register()
+    saved = tmp_path / "supernet.pt"
+    tiny = ["--arch", ALL_NONE, "--estimator", "one-shot", "--channels", "4", "--cells", "1"]
+    tiny += ["--epochs", "1"]
+    result = runner.invoke(app, ["estimate", *tiny, "--save-supernet", str(saved)])
+    assert result.exit_code == 0, result.output
+    assert saved.is_file() and f"saved to {saved}" in result.output
+    # the all-none cell cannot see its input: exactly chance on the 10 balanced classes
+    assert "score      10" in result.output
+    loaded = runner.invoke(app, ["estimate", *tiny, "--supernet", str(saved)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "score      10" in loaded.output
+
+
+def test_cli_estimate_supernet_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch.set_num_threads(1)
+    saved = tmp_path / "supernet.pt"
+    tiny = ["--arch", ALL_NONE, "--estimator", "one-shot", "--channels", "4", "--cells", "1"]
+    assert cli(["estimate", *tiny, "--epochs", "1", "--save-supernet", str(saved)])[0] == 0
+    capsys.readouterr()
+    code, _ = cli(["estimate", *tiny, "--epochs", "2", "--supernet", str(saved)])
+    err = capsys.readouterr().err
+    assert code == 2 and "another supernet config" in err and len(err.strip().splitlines()) == 1
+    code, _ = cli(
+        ["estimate", "--arch", "7", "--estimator", "zero-cost:params", "--save-supernet", "x"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "no supernet to save" in err
+
+
 def test_cli_table_and_ship(tmp_path: Path) -> None:
     _register()
     out = tmp_path / "t"

@@ -149,6 +149,32 @@ def estimate_cmd(
         int,
         typer.Option("--seed", help="Seed of the proxies' batch and init, or of the training."),
     ] = 0,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--epochs",
+            help="Training epochs: low-fidelity (default 12) or the one-shot supernet "
+            "(default 600, the few-shot paper's).",
+        ),
+    ] = None,
+    few_shot_epochs: Annotated[
+        int | None,
+        typer.Option("--few-shot-epochs", help="Epochs of each few-shot sub-supernet (300)."),
+    ] = None,
+    channels: Annotated[
+        int, typer.Option("--channels", help="C of the trained network or supernet.")
+    ] = 16,
+    cells: Annotated[
+        int, typer.Option("--cells", help="N, cells per stage, of the network or supernet.")
+    ] = 5,
+    supernet: Annotated[
+        Path | None,
+        typer.Option("--supernet", help="Trained supernet weights to load (one-shot, few-shot)."),
+    ] = None,
+    save_supernet: Annotated[
+        Path | None,
+        typer.Option("--save-supernet", help="Where to save the supernet it trained."),
+    ] = None,
 ) -> None:
     """Run one live estimator on one cell of your data; print its score and seconds."""
     from cenas.estimators import make_live_estimator
@@ -165,7 +191,21 @@ def estimate_cmd(
     if estimator.startswith("zero-cost:"):
         opts = {"batch_seed": seed, "init_seed": seed}
     elif estimator == "low-fidelity":
-        opts = {"seed": seed}
+        opts = {"seed": seed, "channels": channels, "cells_per_stage": cells}
+        if epochs is not None:
+            opts["epochs"] = epochs
+    elif estimator in ("one-shot", "few-shot"):
+        from cenas.estimators._supernet import SupernetConfig
+
+        full = SupernetConfig()
+        config = SupernetConfig(
+            channels=channels,
+            cells_per_stage=cells,
+            seed=seed,
+            epochs=full.epochs if epochs is None else epochs,
+            few_shot_epochs=full.few_shot_epochs if few_shot_epochs is None else few_shot_epochs,
+        )
+        opts = {"config": config, "weights": supernet}
     if estimator == "zero-cost:vote":
         from cenas.estimators._proxies import shipped_reference
 
@@ -193,6 +233,13 @@ def estimate_cmd(
         console.print(f"  {key:<12} {shown}", highlight=False)
     if note:
         console.print(note, highlight=False)
+    if save_supernet is not None:
+        saver = getattr(est, "save", None)
+        if saver is None:
+            raise CenasError(f"--save-supernet: {estimator} has no supernet to save")
+        console.print(
+            f"supernet   saved to {saver(save_supernet)}", highlight=False, soft_wrap=True
+        )
 
 
 def register(app: typer.Typer) -> None:
