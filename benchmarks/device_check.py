@@ -72,7 +72,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import platform
 import signal
@@ -735,19 +734,9 @@ def _power_table(phases: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _write_outputs(out: Path, report: dict[str, Any], meter: Meter, table_dir: Path) -> None:
+    from cenas._json import json_safe
+
     phases = meter.phases
     power = {
         "description": "Power of one GPU per phase of cenas work, measured with NVML "
@@ -757,7 +746,7 @@ def _write_outputs(out: Path, report: dict[str, Any], meter: Meter, table_dir: P
         "git_commit": report.get("git_commit"),
         "phases": phases,
     }
-    (out / "power.json").write_text(json.dumps(_json_safe(power), indent=2) + "\n")
+    (out / "power.json").write_text(json.dumps(json_safe(power), indent=2) + "\n")
     header = (
         f"# device_check power table: {report.get('gpu', {}).get('name', NOT_MEASURED)}, "
         f"{report.get('utc')}, git {report.get('git_commit')}\n"
@@ -765,7 +754,7 @@ def _write_outputs(out: Path, report: dict[str, Any], meter: Meter, table_dir: P
     )
     (out / "power.txt").write_text(header + _power_table(phases))
     report["power"] = phases
-    (out / "device_check.json").write_text(json.dumps(_json_safe(report), indent=2) + "\n")
+    (out / "device_check.json").write_text(json.dumps(json_safe(report), indent=2) + "\n")
     if table_dir.is_dir():
         with tarfile.open(out / "proxies-table.tar.gz", "w:gz") as tar:
             for f in sorted(table_dir.iterdir()):

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cenas._json import json_safe
 from cenas.datasets import BatchLoader, ImageSet
 from cenas.errors import CheckpointError, ConfigError, DataError
 from cenas.nn import build_nb201, count_params, parse_arch
@@ -228,17 +229,7 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         """Every field but the model, JSON-safe (non-finite numbers become strings)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
-        return _json_safe(out)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
+        return json_safe(out)
 
 
 def cosine_factor(step: int, total_steps: int) -> float:
