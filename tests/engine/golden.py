@@ -1,0 +1,90 @@
+"""Fingerprints of simulated studies, to check that a change of the engine's code keeps
+its results bit for bit (``tests/engine/data/golden_engine.json`` was written by the engine
+before the backend interface; ``python -m tests.engine.golden`` rewrites it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cenas.config import StudyConfig
+from cenas.study import build_engine
+
+GOLDEN = Path(__file__).parent / "data" / "golden_engine.json"
+
+CASES: dict[str, dict[str, Any]] = {
+    "default-rl": {"policy": "rl"},
+    "static-random-24h": {"policy": "static", "optimizer": "random", "hours": 24, "gpus": 4},
+    "one-shot-init": {"policy": "heuristic", "estimator": "one-shot", "hours": 30, "gpus": 6},
+    "few-shot-block": {
+        "policy": "static",
+        "estimator": "few-shot",
+        "queue_policy": "block",
+        "hours": 24,
+    },
+    "predictor-dominance": {
+        "policy": "heuristic",
+        "estimator": "predictor",
+        "selection": "dominance",
+        "optimizer": "random",
+        "hours": 24,
+        "gpus": 4,
+    },
+    "tight-budget-vanilla": {"policy": "vanilla", "budget_g": 3000.0, "hours": 40},
+    "three-gpus-seed3": {"policy": "static", "hours": 12, "gpus": 3, "seed": 3},
+}
+
+
+def fingerprint(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Run one study in memory; hash every step record, ledger entry, job and arch."""
+    config = dataclasses.replace(StudyConfig(), **overrides)
+    engine = build_engine(config)
+    engine.run()
+    h = hashlib.sha256()
+    for r in engine.records:
+        h.update(repr(dataclasses.astuple(r)).encode())
+    steps = h.hexdigest()
+    h = hashlib.sha256()
+    for e in engine.ledger.entries:
+        h.update(
+            repr((e.step, e.gpu, e.kind, e.job_id, e.seconds, e.energy_j, e.carbon_g)).encode()
+        )
+    ledger = h.hexdigest()
+    h = hashlib.sha256()
+    for j in engine.jobs:
+        h.update(
+            repr((j.id, j.kind, j.arch, j.total_s, j.done_s, j.start_step, j.end_step)).encode()
+        )
+    jobs = h.hexdigest()
+    h = hashlib.sha256()
+    for a in sorted(engine.archs):
+        x = engine.archs[a]
+        est = None if x.estimated is None else x.estimated.tolist()
+        true = None if x.true is None else x.true.tolist()
+        h.update(repr((a, est, true, x.estimate_step, x.train_step, x.source)).encode())
+    archs = h.hexdigest()
+    s = engine.summary()
+    return {
+        "steps": steps,
+        "ledger": ledger,
+        "jobs": jobs,
+        "archs": archs,
+        "carbon_g": repr(s["carbon_g"]),
+        "hv": repr(s["hv"]),
+        "n_trained": s["n_trained"],
+        "n_steps": s["steps"],
+    }
+
+
+def main() -> None:
+    out = {name: fingerprint(o) for name, o in CASES.items()}
+    GOLDEN.write_text(json.dumps(out, indent=1) + "\n")
+    json.dump(out, sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()
