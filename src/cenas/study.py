@@ -35,6 +35,7 @@ from cenas._git import git_commit
 from cenas.bench import get_task
 from cenas.carbon import CarbonTrace, load_bundled, load_trace, to_utc_hour
 from cenas.config import DEFAULT_START, StudyConfig
+from cenas.engine.backend import SimulatedBackend
 from cenas.engine.clock import Clock, SimulatedClock, WallClock
 from cenas.engine.evaluators import TabularTrainer, make_estimator
 from cenas.engine.loop import Engine, EngineConfig, StepRecord
@@ -211,12 +212,17 @@ def build_engine(
         raise ConfigError(f"optimizer: {exc}") from None
     clock: Clock = WallClock(speedup=config.speedup) if config.clock == "wall" else SimulatedClock()
     policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
+    backend = SimulatedBackend(
+        config.gpus,
+        make_estimator(config.estimator, task, seed=config.seed),
+        TabularTrainer(task),
+        config.power,
+    )
     return Engine(
         engine_cfg,
         task,
         optimizer,
-        make_estimator(config.estimator, task, seed=config.seed),
-        TabularTrainer(task),
+        backend,
         policy,
         signal,
         clock=clock,

@@ -12,6 +12,7 @@ from cenas.engine import (
     EngineConfig,
     LowFidelityEstimator,
     PowerModel,
+    SimulatedBackend,
     TabularTrainer,
 )
 from cenas.optimize.base import RandomSearch
@@ -42,8 +43,7 @@ def make_engine(
         cfg,
         task,
         RandomSearch(task.space, task.ref_point, seed),
-        LowFidelityEstimator(task),
-        TabularTrainer(task),
+        SimulatedBackend(gpus, LowFidelityEstimator(task), TabularTrainer(task), cfg.power),
         policy,
         CarbonSignal(trace, 0, hours),
     )

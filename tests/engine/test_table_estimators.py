@@ -13,7 +13,14 @@ import pytest
 
 from cenas.bench import get_task, load_nb201_table
 from cenas.config import StudyConfig
-from cenas.engine import CarbonSignal, Engine, EngineConfig, TabularTrainer
+from cenas.engine import (
+    CarbonSignal,
+    Engine,
+    EngineConfig,
+    PowerModel,
+    SimulatedBackend,
+    TabularTrainer,
+)
 from cenas.engine import evaluators as ev
 from cenas.engine.evaluators import (
     Estimator,
@@ -267,8 +274,7 @@ def _engine(estimator: Estimator, policy: object, hours: int = 8, gpus: int = 4)
         EngineConfig(n_gpus=gpus, hours=hours),
         task,
         RandomSearch(task.space, task.ref_point, 0),
-        estimator,
-        TabularTrainer(task),
+        SimulatedBackend(gpus, estimator, TabularTrainer(task), PowerModel()),
         policy,  # type: ignore[arg-type]
         CarbonSignal(square_trace(), 0, hours),
     )

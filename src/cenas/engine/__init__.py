@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cenas.engine.backend import Backend, JobResult, SimulatedBackend
 from cenas.engine.clock import Clock, SimulatedClock, WallClock
 from cenas.engine.energy import Ledger, LedgerEntry, PowerModel
 from cenas.engine.evaluators import (
@@ -20,6 +21,7 @@ from cenas.engine.signal import CarbonSignal, Forecast, TraceSignal
 __all__ = [
     "ESTIMATORS",
     "Arch",
+    "Backend",
     "CarbonSignal",
     "Clock",
     "Engine",
@@ -27,12 +29,14 @@ __all__ = [
     "Estimator",
     "Forecast",
     "Job",
+    "JobResult",
     "Ledger",
     "LedgerEntry",
     "LowFidelityEstimator",
     "OracleEstimator",
     "PowerModel",
     "PredictorEstimator",
+    "SimulatedBackend",
     "SimulatedClock",
     "StepRecord",
     "TabularTrainer",

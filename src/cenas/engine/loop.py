@@ -34,7 +34,6 @@ the budget.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,34 +43,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cenas.bench import NB201Task
+from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.engine.clock import Clock, SimulatedClock
-from cenas.engine.energy import JOULES_PER_KWH, Ledger, LedgerEntry, PowerModel
-from cenas.engine.evaluators import Estimator, Trainer
+from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
 from cenas.engine.signal import CarbonSignal
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
 from cenas.policy.base import Policy, State, clip_gpus
-
-JobKind = Literal["train", "estimate", "init"]
-
-
-@dataclass
-class Job:
-    """One unit of GPU work on one cell (``arch = -1`` for an estimator's ``init`` job)."""
-
-    id: int
-    kind: JobKind
-    arch: int
-    total_s: float
-    done_s: float = 0.0
-    start_step: int = -1
-    end_step: int = -1
-    gpu: int = -1
-
-    @property
-    def remaining_s(self) -> float:
-        """GPU-seconds still to run."""
-        return max(self.total_s - self.done_s, 0.0)
 
 
 @dataclass
@@ -166,10 +144,9 @@ class Engine:
 
     Args:
         config: Loop settings.
-        task: The benchmark task (reference point, HV_max).
+        task: The task (objectives' reference point, HV_max).
         optimizer: Where new candidates come from (ask/tell).
-        estimator: Cheap estimates for the queue.
-        trainer: Full trainings.
+        backend: Where jobs run and who charges their energy (simulated, local, Ray).
         policy: GPU split per step.
         signal: Actual intensity and forecast over the window.
         clock: Simulated or wall clock.
@@ -181,8 +158,7 @@ class Engine:
         config: EngineConfig,
         task: NB201Task,
         optimizer: Optimizer,
-        estimator: Estimator,
-        trainer: Trainer,
+        backend: Backend,
         policy: Policy,
         signal: CarbonSignal,
         clock: Clock | None = None,
@@ -190,16 +166,19 @@ class Engine:
     ) -> None:
         if config.n_gpus <= 0:
             raise ValueError("n_gpus must be positive")
+        if backend.n_workers != config.n_gpus:
+            raise ValueError(
+                f"the backend has {backend.n_workers} workers, the config {config.n_gpus} GPUs"
+            )
         self.config = config
         self.task = task
         self.optimizer = optimizer
-        self.estimator = estimator
-        self.trainer = trainer
+        self.backend = backend
         self.policy = policy
         self.signal = signal
         self.clock = clock or SimulatedClock()
         self.on_step = on_step
-        self.ledger = Ledger()
+        self.ledger = backend.ledger
         self.jobs: list[Job] = []
         self.archs: dict[int, Arch] = {}
         self.queue: list[int] = []  # cells estimated, waiting for training
@@ -216,7 +195,7 @@ class Engine:
         self.init_job: Job | None = None
         """The estimator's one-time work (``None`` when it has none)."""
         self._init_ready: tuple[int, float] | None = None  # (step, second) it completed
-        init_s = float(estimator.init_cost_s)
+        init_s = float(backend.init_cost_s)
         if init_s > 0:
             self.init_job = Job(id=0, kind="init", arch=-1, total_s=init_s)
             self.jobs.append(self.init_job)
@@ -306,7 +285,7 @@ class Engine:
         else:
             self.clock.advance_to(t0 + duration)
         if self._new_trained:
-            self.estimator.update(np.asarray(self.trained_x), np.vstack(self.trained_y))
+            self.backend.update(np.asarray(self.trained_x), np.vstack(self.trained_y))
             self._new_trained = []
         energy = float(sum(e.energy_j for e in entries))
         carbon = float(sum(e.carbon_g for e in entries))
@@ -349,74 +328,54 @@ class Engine:
     def _simulate(
         self, s: int, n_train: int, duration: float, intensity: float
     ) -> list[LedgerEntry]:
-        """Event-ordered simulation of one step's GPU work."""
-        cfg = self.config
-        entries: list[LedgerEntry] = []
+        """Run one step's work on the backend, worker by worker in the order they are free."""
+        cfg, backend = self.config, self.backend
+        first = len(self.ledger.entries)
         train: JobKind = "train"
         estimate: JobKind = "estimate"
         roles: list[JobKind] = [train] * n_train + [estimate] * (cfg.n_gpus - n_train)
-        heap: list[tuple[float, int]] = [(0.0, g) for g in range(cfg.n_gpus)]
+        backend.begin_step(s, duration, intensity, {})
         estimating = [g for g in range(cfg.n_gpus) if roles[g] == "estimate"]
         if self.init_pending and estimating and duration > 0:
-            shares = self._run_init(s, estimating, duration, intensity)
-            entries.extend(e for e, _ in shares)
-            free = {g: t for g, (_, t) in zip(estimating, shares, strict=True)}
-            heap = [(free.get(g, 0.0), g) for g in range(cfg.n_gpus)]
-        heapq.heapify(heap)
-        current: dict[int, Job | None] = dict.fromkeys(range(cfg.n_gpus))
-        eps = 1e-9
-        while heap:
-            t, g = heapq.heappop(heap)
-            if t >= duration - eps:
-                continue
-            job = current[g] or self._next_job(roles[g], s)
+            free = self._run_init(s, estimating, duration)
+            backend.begin_step(s, duration, intensity, dict.fromkeys(estimating, free))
+        while (event := backend.next_free()) is not None:
+            t, g, result = event
+            if result is not None:
+                self._complete(result, s)
+            job = self._next_job(roles[g], s)
             if job is None:  # nothing to do: idle for the rest of the step
-                idle = duration - t
-                entries.append(self.ledger.charge(s, g, "idle", None, idle, cfg.power, intensity))
+                backend.idle(g, t)
                 continue
-            job.gpu = g
-            run = min(job.remaining_s, duration - t)
-            entries.append(self.ledger.charge(s, g, job.kind, job.id, run, cfg.power, intensity))
-            job.done_s += run
-            if job.remaining_s <= eps:
-                job.done_s = job.total_s
-                job.end_step = s
-                self._complete(job, s)
-                current[g] = None
-            else:
-                current[g] = job
-            heapq.heappush(heap, (t + run, g))
-        for job in current.values():  # unfinished work carries over to any GPU of its kind
-            if job is not None:
-                self.paused[job.kind].append(job)
-        return entries
+            result = backend.start(job, g, t)
+            if result is not None:
+                self._complete(result, s)
+        for job in backend.end_step():  # unfinished work carries over to any GPU of its kind
+            self.paused[job.kind].append(job)
+        return self.ledger.entries[first:]
 
-    def _run_init(
-        self, s: int, gpus: list[int], duration: float, intensity: float
-    ) -> list[tuple[LedgerEntry, float]]:
+    def _run_init(self, s: int, gpus: list[int], duration: float) -> float:
         """Share the pending init job equally among the step's estimating ``gpus`` from t = 0.
 
-        Returns each GPU's ledger entry and the second it is free again (the same for all:
-        data-parallel work ends together).
+        Returns the second they are free again (the same for all: data-parallel work ends
+        together).
         """
-        job, power = self.init_job, self.config.power
+        job = self.init_job
         assert job is not None and gpus
         share = min(job.remaining_s / len(gpus), duration)
         if job.start_step < 0:
             job.start_step = s
         job.gpu = gpus[0]
-        out = [
-            (self.ledger.charge(s, g, "init", job.id, share, power, intensity), share) for g in gpus
-        ]
+        self.backend.charge_shared(job, gpus, share)
         job.done_s += share * len(gpus)
         if job.remaining_s <= 1e-6:
             job.done_s = job.total_s
             job.end_step = s
             self._init_ready = (s, share)
-        return out
+        return share
 
     def _new_job(self, kind: JobKind, arch: int, s: int) -> Job:
-        cost = self.trainer.cost_s(arch) if kind == "train" else self.estimator.cost_s(arch)
+        cost = self.backend.cost_s(kind, arch)
         job = Job(id=len(self.jobs), kind=kind, arch=arch, total_s=float(cost), start_step=s)
         self.jobs.append(job)
         return job
@@ -507,16 +466,20 @@ class Engine:
         worst = int(np.flatnonzero(rank == rank.max())[-1])
         self.archs[self.queue.pop(worst)].source = "dropped"
 
-    def _complete(self, job: Job, s: int) -> None:
+    def _complete(self, result: JobResult, s: int) -> None:
+        job = result.job
         arch = self.archs[job.arch]
+        if result.status != "completed" or result.objectives is None:
+            arch.source = f"failed-{job.kind}"
+            return
         if job.kind == "estimate":
-            arch.estimated = self.estimator.estimate(job.arch)
+            arch.estimated = result.objectives
             arch.estimate_step = s
             self.queue.append(job.arch)
             if len(self.queue) > self.config.capacity:
                 self._drop_worst()
             return
-        y = self.trainer.train(job.arch)
+        y = result.objectives
         arch.true = y
         arch.train_step = s
         self.trained_x.append(job.arch)
@@ -542,4 +505,4 @@ class Engine:
         }
 
 
-__all__ = ["Arch", "Engine", "EngineConfig", "Job", "StepRecord"]
+__all__ = ["Arch", "Engine", "EngineConfig", "Job", "JobKind", "StepRecord"]

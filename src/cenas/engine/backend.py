@@ -1,0 +1,259 @@
+"""Where jobs run: the backend interface the scheduler drives, and the simulated backend.
+
+The scheduler (:class:`cenas.engine.loop.Engine`) decides *what* runs: which worker trains,
+which estimates, which candidate goes next, when a step ends. A :class:`Backend` decides
+*how*: it starts a job (a training or an estimate of one architecture) on a worker, tells
+the scheduler when a worker is free again and with which result, pauses every unfinished
+job at the end of a step (a live worker checkpoints it) so that any worker of the same role
+can resume it in a later step, and charges every second of every worker to the study's
+:class:`~cenas.engine.energy.Ledger`, saying whether the energy was measured or modelled and
+by which meter. The scheduler never learns which world it runs in, as in syne-tune's
+``TrialBackend`` with its simulator backend and time keeper (Salinas et al., "Syne Tune",
+AutoML 2022).
+
+Within one step, times are seconds since the step began. A step runs as::
+
+    backend.begin_step(step, duration, intensity, free_at)
+    while (event := backend.next_free()) is not None:   # in time order
+        t, worker, result = event                        # result of the job it finished
+        job = <scheduler's choice for the worker's role>  # or None
+        result = backend.start(job, worker, t) if job else backend.idle(worker, t)
+    unfinished = backend.end_step()                      # paused, in worker order
+
+:class:`SimulatedBackend` replays the tabular benchmark: it knows each job's cost before the
+job starts and its result at once, so :meth:`Backend.start` returns the result of a job
+that fits in the step when the job is dispatched — the simulator's results are known from
+the moment a job starts, a look-ahead a live backend does not have (it returns results from
+:meth:`Backend.next_free` when they finish). This keeps the simulator's results those of
+the engine before this interface (``tests/engine/test_golden.py``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cenas.engine.energy import Ledger, PowerModel
+from cenas.engine.evaluators import Estimator, Trainer
+
+JobKind = Literal["train", "estimate", "init"]
+JobStatus = Literal["completed", "failed"]
+
+
+@dataclass
+class Job:
+    """One unit of work on one architecture (``arch = -1`` for an estimator's ``init`` job).
+
+    Attributes:
+        id: Job number within the study (0 is the ``init`` job when there is one).
+        kind: ``train``, ``estimate`` or ``init``.
+        arch: The architecture's key in the study (an NB201 index).
+        total_s: Seconds of work the job needs; known in simulation, ``0`` until it
+            finishes on a live backend (then its measured seconds).
+        done_s: Seconds of work done so far.
+        start_step: Step it started in.
+        end_step: Step it finished in (``-1`` while unfinished).
+        gpu: Worker it last ran on.
+        attempts: Times it was started after a failure (live backends retry).
+        status: ``pending``, ``running``, ``paused``, ``completed`` or ``failed``.
+    """
+
+    id: int
+    kind: JobKind
+    arch: int
+    total_s: float
+    done_s: float = 0.0
+    start_step: int = -1
+    end_step: int = -1
+    gpu: int = -1
+    attempts: int = 0
+    status: str = "pending"
+
+    @property
+    def remaining_s(self) -> float:
+        """Seconds of work still to run (simulation)."""
+        return max(self.total_s - self.done_s, 0.0)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished job produced.
+
+    Attributes:
+        job: The job.
+        t: Seconds since the step began at which the result is known.
+        status: ``completed`` or ``failed`` (after the backend's retries).
+        objectives: The architecture's objectives in minimisation form (``None`` if failed).
+        reason: Why it failed, in one line (``""`` otherwise).
+        detail: Backend-specific facts (a live training's accuracies, epochs, images/s...).
+    """
+
+    job: Job
+    t: float
+    status: JobStatus
+    objectives: NDArray[np.float64] | None
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Runs the scheduler's jobs on workers and charges their energy (see the module doc)."""
+
+    name: str = "backend"
+    live: bool = False
+    """Whether jobs run for real (results arrive when they finish, time passes)."""
+
+    def __init__(self, n_workers: int) -> None:
+        if n_workers <= 0:
+            raise ValueError("n_workers must be positive")
+        self.n_workers = n_workers
+        self.ledger = Ledger()
+
+    # -------------------------------------------------------------- the jobs
+    @property
+    def init_cost_s(self) -> float:
+        """Seconds of one-time estimator work before any estimate (a supernet's training)."""
+        return 0.0
+
+    @abstractmethod
+    def cost_s(self, kind: JobKind, arch: int) -> float:
+        """Seconds of work a new job needs, if known before it runs (else ``0``)."""
+
+    def update(self, archs: NDArray[np.int64], objectives: NDArray[np.float64]) -> None:
+        """Every trained result so far, after a step that trained some (for estimators
+        that learn from them, such as a predictor); nothing by default."""
+        return None
+
+    # ------------------------------------------------------------- one step
+    @abstractmethod
+    def begin_step(
+        self, step: int, duration: float, intensity: float, free_at: dict[int, float]
+    ) -> None:
+        """Open a step of ``duration`` seconds at ``intensity`` gCO2eq/kWh; every worker is
+        free from ``free_at.get(worker, 0.0)``."""
+
+    @abstractmethod
+    def next_free(self) -> tuple[float, int, JobResult | None] | None:
+        """The next moment a worker is free before the step ends, in time order (ties: the
+        lower worker), with the result of the job it just finished (``None`` when it had
+        none, or the result was already returned by :meth:`start`); ``None`` once no
+        worker is free before the end of the step."""
+
+    @abstractmethod
+    def start(self, job: Job, worker: int, t: float) -> JobResult | None:
+        """Start (or resume, when ``job.done_s > 0``) ``job`` on ``worker`` at ``t``; a
+        backend that knows the result at once returns it here."""
+
+    @abstractmethod
+    def idle(self, worker: int, t: float) -> None:
+        """``worker`` has nothing to do from ``t`` to the end of the step."""
+
+    @abstractmethod
+    def end_step(self) -> list[Job]:
+        """Close the step: pause every unfinished job and return them in worker order."""
+
+    def charge_shared(self, job: Job, workers: list[int], seconds: float) -> None:
+        """Charge ``seconds`` of data-parallel ``job`` work (the ``init`` job) to each of
+        ``workers``; only backends with one-time estimator work have any."""
+        raise NotImplementedError(f"the {self.name} backend has no one-time estimator work")
+
+    def close(self) -> None:  # noqa: B027 - a backend without workers has nothing to release
+        """Release the workers."""
+
+
+class SimulatedBackend(Backend):
+    """The tabular benchmark as a backend: costs and results from tables, energy from a
+    power model (every ledger entry modelled), time that jumps.
+
+    Args:
+        n_workers: GPUs in the pool.
+        estimator: Tabular estimates and their costs.
+        trainer: Tabular trainings and their costs.
+        power: Power of a GPU in each state.
+    """
+
+    name = "simulated"
+    live = False
+
+    def __init__(
+        self, n_workers: int, estimator: Estimator, trainer: Trainer, power: PowerModel
+    ) -> None:
+        super().__init__(n_workers)
+        self.estimator = estimator
+        self.trainer = trainer
+        self.power = power
+        self._step = 0
+        self._duration = 0.0
+        self._intensity = 0.0
+        self._heap: list[tuple[float, int]] = []
+        self._running: dict[int, Job] = {}
+
+    @property
+    def init_cost_s(self) -> float:
+        return float(self.estimator.init_cost_s)
+
+    def cost_s(self, kind: JobKind, arch: int) -> float:
+        cost = self.trainer.cost_s(arch) if kind == "train" else self.estimator.cost_s(arch)
+        return float(cost)
+
+    def update(self, archs: NDArray[np.int64], objectives: NDArray[np.float64]) -> None:
+        self.estimator.update(archs, objectives)
+
+    def charge_shared(self, job: Job, workers: list[int], seconds: float) -> None:
+        """Charge ``seconds`` of data-parallel ``job`` work (the ``init`` job) to each worker."""
+        for w in workers:
+            self.ledger.charge(
+                self._step, w, job.kind, job.id, seconds, self.power, self._intensity
+            )
+
+    def begin_step(
+        self, step: int, duration: float, intensity: float, free_at: dict[int, float]
+    ) -> None:
+        self._step, self._duration, self._intensity = step, duration, intensity
+        self._heap = [(free_at.get(w, 0.0), w) for w in range(self.n_workers)]
+        heapq.heapify(self._heap)
+        self._running = {}
+
+    def next_free(self) -> tuple[float, int, JobResult | None] | None:
+        while self._heap:
+            t, w = heapq.heappop(self._heap)
+            if t < self._duration - 1e-9 and w not in self._running:
+                return t, w, None
+        return None
+
+    def start(self, job: Job, worker: int, t: float) -> JobResult | None:
+        job.gpu, job.status = worker, "running"
+        run = min(job.remaining_s, self._duration - t)
+        self.ledger.charge(self._step, worker, job.kind, job.id, run, self.power, self._intensity)
+        job.done_s += run
+        heapq.heappush(self._heap, (t + run, worker))
+        if job.remaining_s > 1e-9:
+            self._running[worker] = job
+            return None
+        job.done_s, job.end_step, job.status = job.total_s, self._step, "completed"
+        if job.kind == "estimate":
+            y = self.estimator.estimate(job.arch)
+        else:
+            y = self.trainer.train(job.arch)
+        return JobResult(job=job, t=t, status="completed", objectives=y)
+
+    def idle(self, worker: int, t: float) -> None:
+        self.ledger.charge(
+            self._step, worker, "idle", None, self._duration - t, self.power, self._intensity
+        )
+
+    def end_step(self) -> list[Job]:
+        out = [self._running[w] for w in sorted(self._running)]
+        for job in out:
+            job.status = "paused"
+        self._running = {}
+        self._heap = []
+        return out
+
+
+__all__ = ["Backend", "Job", "JobKind", "JobResult", "SimulatedBackend"]
