@@ -1,5 +1,50 @@
-"""Measured energy: NVML power sampling of NVIDIA GPUs."""
+"""Measured energy: NVML power sampling of NVIDIA GPUs, per-job RAPL/NVML meters, power models."""
 
+from cenas.meters._energy import (
+    CPU_WATTS_PER_CORE,
+    Availability,
+    EnergyMeter,
+    EnergyReading,
+    Measurement,
+    MeterInfo,
+    MeterToken,
+    ModelledMeter,
+    NvmlMeter,
+    RaplDomain,
+    RaplMeter,
+    auto_meter,
+    cpu_power_model,
+    describe_meters,
+    find_rapl_domains,
+    gpu_power_model,
+    nvml_index,
+    nvml_status,
+    rapl_available,
+)
 from cenas.meters._nvml import MeterError, NvmlPowerSampler, PhaseReading, nvml_available
 
-__all__ = ["MeterError", "NvmlPowerSampler", "PhaseReading", "nvml_available"]
+__all__ = [
+    "CPU_WATTS_PER_CORE",
+    "Availability",
+    "EnergyMeter",
+    "EnergyReading",
+    "Measurement",
+    "MeterError",
+    "MeterInfo",
+    "MeterToken",
+    "ModelledMeter",
+    "NvmlMeter",
+    "NvmlPowerSampler",
+    "PhaseReading",
+    "RaplDomain",
+    "RaplMeter",
+    "auto_meter",
+    "cpu_power_model",
+    "describe_meters",
+    "find_rapl_domains",
+    "gpu_power_model",
+    "nvml_available",
+    "nvml_index",
+    "nvml_status",
+    "rapl_available",
+]
