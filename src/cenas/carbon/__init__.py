@@ -1,4 +1,5 @@
-"""Carbon-intensity traces: the trace type, readers, bundled registry, forecasting."""
+"""Carbon-intensity traces: the trace type, readers, bundled registry, forecasting, and live
+providers (:mod:`cenas.carbon.live`)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,28 @@ from cenas.carbon._registry import (
     load_bundled,
 )
 from cenas.carbon._trace import CarbonTrace, Kind, to_utc_hour
+from cenas.carbon.live import (
+    CarbonProvider,
+    ElectricityMapsProvider,
+    LiveCarbonSignal,
+    ProviderError,
+    ProviderReading,
+    TraceReplayProvider,
+    WattTimeProvider,
+)
 
 __all__ = [
     "BUNDLED_ZONES",
     "MAX_INTENSITY",
+    "CarbonProvider",
     "CarbonTrace",
+    "ElectricityMapsProvider",
     "Kind",
+    "LiveCarbonSignal",
+    "ProviderError",
+    "ProviderReading",
+    "TraceReplayProvider",
+    "WattTimeProvider",
     "bundled_traces",
     "bundled_years",
     "canonical_zone",
