@@ -67,6 +67,22 @@ class StudyConfig:
         clock: ``simulated`` (time jumps) or ``wall`` (each step waits for real time).
         speedup: With the wall clock, how many times faster than real time it runs.
         power: GPU power model.
+        live: Run real jobs (trainings and estimates of real networks on real data) on
+            live workers instead of the tabular simulation; ``gpus`` is then the number of
+            workers and ``task`` is not used (objectives: validation accuracy, parameters).
+        backend: Live workers: ``local`` (one process per device slot) or ``ray``.
+        data: Live: CIFAR copy to train on (``None``: the packaged CIFAR-10 subset).
+        device: Live: ``cpu``, ``cuda`` (the workers share the visible GPUs in turn) or
+            ``auto`` (``cuda`` when available).
+        step_minutes: Live: wall-clock minutes of one step, each step replaying one hour of
+            the trace (``None``: ``step_hours`` of real time).
+        train_epochs: Live: epochs of a training job (NAS-Bench-201's recipe: 200).
+        channels: Live: ``C`` of the trained networks (16 in NAS-Bench-201).
+        cells_per_stage: Live: ``N`` of the trained networks (5 in NAS-Bench-201).
+        threads: Live: torch threads of each CPU worker.
+        max_retries: Live: restarts of a job that raised, before it counts as failed.
+        runner: Live: ``module:function`` that runs one job (the NAS-Bench-201 trainer and
+            estimators by default; a test or benchmark may plug in its own).
     """
 
     task: str = "nb201-cifar10-fpga"
@@ -92,6 +108,17 @@ class StudyConfig:
     clock: str = "simulated"
     speedup: float = 1.0
     power: PowerModel = field(default_factory=PowerModel)
+    live: bool = False
+    backend: str = "local"
+    data: str | None = None
+    device: str = "cpu"
+    step_minutes: float | None = None
+    train_epochs: int = 200
+    channels: int = 16
+    cells_per_stage: int = 5
+    threads: int = 1
+    max_retries: int = 2
+    runner: str = "cenas.live._worker:run_nb201_job"
 
     def validate(self) -> StudyConfig:
         """Check every field; raise :class:`ConfigError` with a one-line message.
@@ -134,7 +161,10 @@ class StudyConfig:
             raise ConfigError(
                 f"policy: unknown {self.policy!r}; choose one of {', '.join(POLICIES)}"
             )
-        check_estimator(self.estimator, get_task(self.task))
+        if self.live:
+            self._validate_live()
+        else:
+            check_estimator(self.estimator, get_task(self.task))
         from cenas.optimize import OPTIMIZERS
 
         if self.optimizer.strip().lower() not in OPTIMIZERS:
@@ -176,6 +206,35 @@ class StudyConfig:
                     f"zone: unknown {self.zone!r}; bundled zones are {', '.join(BUNDLED_ZONES)}"
                 )
         return self
+
+    def _validate_live(self) -> None:
+        from cenas.estimators import LIVE_ESTIMATORS
+
+        if self.backend not in ("local", "ray"):
+            raise ConfigError(f"backend: must be 'local' or 'ray', got {self.backend!r}")
+        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
+            raise ConfigError(
+                f"device: must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}"
+            )
+        if self.estimator not in LIVE_ESTIMATORS:
+            raise ConfigError(
+                f"estimator: unknown live estimator {self.estimator!r}; choose one of "
+                f"{', '.join(LIVE_ESTIMATORS)}"
+            )
+        if self.estimator in ("one-shot", "few-shot"):
+            raise ConfigError(
+                f"estimator: {self.estimator!r} needs a supernet trained before the search, "
+                "which live mode does not schedule yet; use a zero-cost proxy or low-fidelity"
+            )
+        if self.step_minutes is not None and self.step_minutes <= 0:
+            raise ConfigError(f"step_minutes: must be positive, got {self.step_minutes}")
+        for name in ("train_epochs", "channels", "cells_per_stage", "threads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be a positive integer, got {getattr(self, name)}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries: must be 0 or more, got {self.max_retries}")
+        if self.data is not None and not Path(self.data).exists():
+            raise ConfigError(f"data: {self.data} does not exist")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""

@@ -18,7 +18,7 @@ Within one step, times are seconds since the step began. A step runs as::
         t, worker, result = event                        # result of the job it finished
         job = <scheduler's choice for the worker's role>  # or None
         result = backend.start(job, worker, t) if job else backend.idle(worker, t)
-    unfinished = backend.end_step()                      # paused, in worker order
+    unfinished, late = backend.end_step()                # paused, in worker order
 
 :class:`SimulatedBackend` replays the tabular benchmark: it knows each job's cost before the
 job starts and its result at once, so :meth:`Backend.start` returns the result of a job
@@ -154,8 +154,13 @@ class Backend(ABC):
         """``worker`` has nothing to do from ``t`` to the end of the step."""
 
     @abstractmethod
-    def end_step(self) -> list[Job]:
-        """Close the step: pause every unfinished job and return them in worker order."""
+    def end_step(self) -> tuple[list[Job], list[JobResult]]:
+        """Close the step: pause every unfinished job.
+
+        Returns:
+            The paused jobs in worker order, and the results of jobs that finished while
+            being paused (a live job ends its current epoch or estimate first).
+        """
 
     def charge_shared(self, job: Job, workers: list[int], seconds: float) -> None:
         """Charge ``seconds`` of data-parallel ``job`` work (the ``init`` job) to each of
@@ -247,13 +252,13 @@ class SimulatedBackend(Backend):
             self._step, worker, "idle", None, self._duration - t, self.power, self._intensity
         )
 
-    def end_step(self) -> list[Job]:
+    def end_step(self) -> tuple[list[Job], list[JobResult]]:
         out = [self._running[w] for w in sorted(self._running)]
         for job in out:
             job.status = "paused"
         self._running = {}
         self._heap = []
-        return out
+        return out, []
 
 
 __all__ = ["Backend", "Job", "JobKind", "JobResult", "SimulatedBackend"]

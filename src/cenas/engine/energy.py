@@ -62,7 +62,12 @@ def carbon_g(energy_j: float, intensity_g_per_kwh: float) -> float:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One charge: a GPU's work on one job (or idle time) within one step."""
+    """One charge: a worker's work on one job (or idle time) within one step.
+
+    ``measured`` is true only for energy a meter read (NVML, RAPL); ``meter`` names it
+    (``model`` for the simulator's :class:`PowerModel`, ``model:cpu`` for the documented CPU
+    power model, ``nvml:0``, ``rapl:package-0+dram``...).
+    """
 
     step: int
     gpu: int
@@ -71,6 +76,8 @@ class LedgerEntry:
     seconds: float
     energy_j: float
     carbon_g: float
+    measured: bool = False
+    meter: str = "model"
 
 
 @dataclass
@@ -94,6 +101,42 @@ class Ledger:
         entry = LedgerEntry(step, gpu, kind, job_id, seconds, energy, carbon_g(energy, intensity))
         self.entries.append(entry)
         return entry
+
+    def record(
+        self,
+        step: int,
+        gpu: int,
+        kind: WorkKind,
+        job_id: int | None,
+        seconds: float,
+        energy_j: float,
+        intensity: float,
+        measured: bool,
+        meter: str,
+    ) -> LedgerEntry:
+        """Record work whose energy a meter (or a named model) gave."""
+        entry = LedgerEntry(
+            step,
+            gpu,
+            kind,
+            job_id,
+            seconds,
+            energy_j,
+            carbon_g(energy_j, intensity),
+            measured,
+            meter,
+        )
+        self.entries.append(entry)
+        return entry
+
+    def measured_split(self) -> dict[str, float]:
+        """Joules measured and modelled, and per meter (``meter:<name>``)."""
+        out: dict[str, float] = {"measured_j": 0.0, "modelled_j": 0.0}
+        for e in self.entries:
+            out["measured_j" if e.measured else "modelled_j"] += e.energy_j
+            key = f"meter:{e.meter}"
+            out[key] = out.get(key, 0.0) + e.energy_j
+        return out
 
     def extend(self, entries: Iterable[LedgerEntry]) -> None:
         """Append existing entries (on resume)."""

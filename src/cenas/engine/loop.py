@@ -37,12 +37,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cenas.bench import NB201Task
 from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.engine.clock import Clock, SimulatedClock
 from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
@@ -50,6 +49,32 @@ from cenas.engine.signal import CarbonSignal
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
 from cenas.policy.base import Policy, State, clip_gpus
+
+
+class Task(Protocol):
+    """What the engine needs of a task: objectives' reference point and hypervolume.
+
+    :class:`cenas.bench.NB201Task` (tabular, with HV_max) and
+    :class:`cenas.live.LiveNB201Task` (measured objectives, no HV_max) are tasks.
+    """
+
+    @property
+    def ref_point(self) -> NDArray[np.float64]:
+        """Reference point of the hypervolume, in minimisation form."""
+        ...
+
+    @property
+    def hv_max(self) -> float | None:
+        """Hypervolume of the true front, where known."""
+        ...
+
+    def hypervolume(self, y: Any) -> float:
+        """Hypervolume of minimisation-form objectives."""
+        ...
+
+    def arch_str(self, index: int) -> str:
+        """Human-readable form of architecture ``index``."""
+        ...
 
 
 @dataclass
@@ -116,6 +141,8 @@ class EngineConfig:
             target in 19 of 50 windows (it keeps training cells the trained front already
             covers), ``hvi`` in all 50.
         power: GPU power model.
+        step_seconds: Seconds one step lasts, when not ``step_hours`` of time (a live
+            demonstration replays one hour of the trace per ``step_seconds`` of wall time).
     """
 
     n_gpus: int = 8
@@ -127,6 +154,7 @@ class EngineConfig:
     estimate_ratio: float | None = 8.0
     selection: Literal["hvi", "dominance"] = "hvi"
     power: PowerModel = field(default_factory=PowerModel)
+    step_seconds: float | None = None
 
     @property
     def n_steps(self) -> int:
@@ -156,7 +184,7 @@ class Engine:
     def __init__(
         self,
         config: EngineConfig,
-        task: NB201Task,
+        task: Task,
         optimizer: Optimizer,
         backend: Backend,
         policy: Policy,
@@ -209,6 +237,22 @@ class Engine:
         return self._hv
 
     @property
+    def hv_ratio(self) -> float:
+        """HV / HV_max; on a task without HV_max (live), HV over its reference box's volume."""
+        hv_max = self.task.hv_max
+        if hv_max is not None:
+            return self._hv / hv_max
+        return self._hv / float(self.task.box_volume)  # type: ignore[attr-defined]
+
+    @property
+    def log_hv_diff(self) -> float:
+        """log10(HV_max - HV); NaN on a task without HV_max."""
+        hv_max = self.task.hv_max
+        if hv_max is None:
+            return math.nan
+        return math.log10(max(hv_max - self._hv, 1e-12))
+
+    @property
     def init_pending(self) -> bool:
         """Whether the estimator's one-time work is still unfinished."""
         return self.init_job is not None and self._init_ready is None
@@ -232,7 +276,7 @@ class Engine:
             intensity=self.signal.intensity(self.step_index),
             forecast=self.signal.forecast(self.step_index),
             intensity_scale=self.signal.scale,
-            hv_ratio=self._hv / self.task.hv_max,
+            hv_ratio=self.hv_ratio,
             n_trained=len(self.trained_x),
             n_estimated=sum(1 for a in self.archs.values() if a.estimated is not None),
             queue_len=len(self.queue),
@@ -259,7 +303,7 @@ class Engine:
         if self.done:
             raise RuntimeError(f"study already stopped ({self.stop_reason})")
         cfg, s = self.config, self.step_index
-        step_s = cfg.step_hours * 3600.0
+        step_s = cfg.step_seconds if cfg.step_seconds is not None else cfg.step_hours * 3600.0
         intensity = self.signal.intensity(s)
         if n_train is None:
             n_train = self.policy.decide(self.observe())
@@ -301,7 +345,7 @@ class Engine:
         ):
             stop = "search space exhausted"
         self.stop_reason = stop
-        hv_ratio = self._hv / self.task.hv_max
+        hv_ratio = self.hv_ratio
         record = StepRecord(
             step=s,
             intensity=intensity,
@@ -313,7 +357,7 @@ class Engine:
             cum_carbon_g=self.cum_carbon_g,
             hv=self._hv,
             hv_ratio=hv_ratio,
-            log_hv_diff=math.log10(max(self.task.hv_max - self._hv, 1e-12)),
+            log_hv_diff=self.log_hv_diff,
             n_trained=len(self.trained_x),
             n_estimated=sum(1 for a in self.archs.values() if a.estimated is not None),
             queue_len=len(self.queue),
@@ -350,7 +394,10 @@ class Engine:
             result = backend.start(job, g, t)
             if result is not None:
                 self._complete(result, s)
-        for job in backend.end_step():  # unfinished work carries over to any GPU of its kind
+        unfinished, late = backend.end_step()
+        for result in late:
+            self._complete(result, s)
+        for job in unfinished:  # unfinished work carries over to any GPU of its kind
             self.paused[job.kind].append(job)
         return self.ledger.entries[first:]
 
@@ -495,8 +542,8 @@ class Engine:
             "steps": self.step_index,
             "stop": self.stop_reason,
             "hv": self._hv,
-            "hv_ratio": self._hv / self.task.hv_max,
-            "log_hv_diff": math.log10(max(self.task.hv_max - self._hv, 1e-12)),
+            "hv_ratio": self.hv_ratio,
+            "log_hv_diff": self.log_hv_diff,
             "carbon_g": self.cum_carbon_g,
             "energy_kwh": self.ledger.total_energy_j / JOULES_PER_KWH,
             "n_trained": len(self.trained_x),

@@ -559,6 +559,7 @@ def train(
     test_set: ImageSet | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     max_epochs: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train one cell's NAS-Bench-201 network and measure it.
 
@@ -584,6 +585,9 @@ def train(
         progress: Called after every training step and at every epoch end.
         max_epochs: Stop once this many epochs (counted from the job's start, resumed
             epochs included) are done, with status ``stopped``; the job can be resumed later.
+        stop: Asked after every epoch (once its checkpoint is written); ``True`` ends the
+            job there with status ``stopped``, to be resumed later (a live backend pausing
+            the job at the end of a scheduling step).
 
     Returns:
         The :class:`TrainResult`. A non-finite loss gives status ``failed``, not an error.
@@ -653,6 +657,8 @@ def train(
                         record=record,
                     )
                 )
+            if stop is not None and job.epoch < stop_at and stop():
+                break
 
         if failure is not None:
             status = "failed"

@@ -329,7 +329,7 @@ def observe(engine: Engine) -> State:
         intensity=engine.signal.intensity(h),
         forecast=engine.signal.forecast(h),
         intensity_scale=engine.signal.scale,
-        hv_ratio=engine.hv / engine.task.hv_max,
+        hv_ratio=engine.hv_ratio,
         n_trained=len(engine.trained_x),
         n_estimated=sum(1 for a in engine.archs.values() if a.estimated is not None),
         queue_len=len(engine.queue),
@@ -353,7 +353,7 @@ class EpisodeScorer:
         self.carbon_norm_g = carbon_normaliser(
             cfg.n_gpus, cfg.power, cfg.step_hours, engine.signal.scale
         )
-        self.hv_ratio = engine.hv / engine.task.hv_max
+        self.hv_ratio = engine.hv_ratio
         self.n_trained = len(engine.trained_x)
         self.reached = False
         self.total = 0.0

@@ -1,0 +1,29 @@
+"""Live mode: real jobs on real workers behind the engine's backend interface.
+
+:class:`LocalBackend` runs one worker process per device slot; :class:`RayBackend` runs the
+same workers as Ray actors. Workers train and estimate NAS-Bench-201 cells for real
+(:mod:`cenas.train`, :mod:`cenas.estimators`) and measure each job's energy
+(:mod:`cenas.meters`); :func:`build_live_engine` assembles the engine of a live study.
+"""
+
+from __future__ import annotations
+
+from cenas.live._build import build_live_engine, make_backend, resolve_devices, worker_setup
+from cenas.live._local import BackendError, LocalBackend
+from cenas.live._task import LiveNB201Task
+from cenas.live._worker import JobOutcome, WorkerContext, WorkerSetup, WorkItem, run_nb201_job
+
+__all__ = [
+    "BackendError",
+    "JobOutcome",
+    "LiveNB201Task",
+    "LocalBackend",
+    "WorkItem",
+    "WorkerContext",
+    "WorkerSetup",
+    "build_live_engine",
+    "make_backend",
+    "resolve_devices",
+    "run_nb201_job",
+    "worker_setup",
+]

@@ -1,0 +1,132 @@
+"""Assemble a live engine from a study config: real jobs on local or Ray workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cenas.config import StudyConfig
+from cenas.engine.backend import Backend
+from cenas.engine.clock import WallClock
+from cenas.engine.loop import Engine, EngineConfig, StepRecord
+from cenas.engine.signal import CarbonSignal
+from cenas.errors import ConfigError
+from cenas.live._task import LiveNB201Task
+from cenas.live._worker import WorkerSetup
+
+
+def resolve_devices(device: str, workers: int) -> list[str]:
+    """One device per worker: ``cpu`` slots, or the visible GPUs in turn.
+
+    Raises:
+        ConfigError: If ``cuda`` is asked for and no GPU is visible.
+    """
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return ["cpu"] * workers
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device: {device!r} asked for, but torch sees no CUDA GPU here")
+    if device.startswith("cuda:"):
+        return [device] * workers
+    n = torch.cuda.device_count()
+    return [f"cuda:{w % n}" for w in range(workers)]
+
+
+def worker_setup(config: StudyConfig, root: Path) -> WorkerSetup:
+    """What every worker of a live study loads and runs."""
+    from cenas.train import TrainConfig
+
+    train = TrainConfig(
+        epochs=config.train_epochs,
+        channels=config.channels,
+        cells_per_stage=config.cells_per_stage,
+        seed=config.seed,
+    )
+    opts: dict[str, Any] = {}
+    if config.estimator == "low-fidelity":
+        opts = {
+            "channels": config.channels,
+            "cells_per_stage": config.cells_per_stage,
+            "seed": config.seed,
+            "epochs": min(12, config.train_epochs),
+        }
+    return WorkerSetup(
+        root=str(root),
+        data=config.data,
+        train=train.to_dict(),
+        estimator=config.estimator,
+        estimator_opts=opts,
+        threads=config.threads,
+        runner=config.runner,
+        seed=config.seed,
+    )
+
+
+def make_backend(config: StudyConfig, root: Path, task: LiveNB201Task) -> Backend:
+    """The configured live backend with its workers started."""
+    setup = worker_setup(config, root)
+    devices = resolve_devices(config.device, config.gpus)
+    # an idle slot: the documented idle draw of a GPU, or nothing extra for a CPU slot
+    # (an idle core's share of the package is not separable from the machine's base load)
+    idle_w = config.power.idle_w if devices[0].startswith("cuda") else 0.0
+    if config.backend == "ray":
+        from cenas.live._ray import RayBackend
+
+        return RayBackend(setup, devices, task.arch_str, config.max_retries, idle_w=idle_w)
+    from cenas.live._local import LocalBackend
+
+    return LocalBackend(setup, devices, task.arch_str, config.max_retries, idle_w=idle_w)
+
+
+def build_live_engine(
+    config: StudyConfig,
+    root: Path,
+    on_step: Callable[[StepRecord, Engine], None] | None = None,
+    signal: CarbonSignal | None = None,
+) -> Engine:
+    """The engine of a live study whose folder is ``root`` (checkpoints under ``jobs/``)."""
+    from cenas.optimize import make_optimizer
+    from cenas.policy.registry import make_policy
+    from cenas.study import build_signal, resolve_trace
+
+    config.validate()
+    task = LiveNB201Task(config.channels, config.cells_per_stage, 10)
+    if signal is None:
+        trace, offset = resolve_trace(config)
+        signal = build_signal(config, trace, offset)
+    step_seconds = None if config.step_minutes is None else config.step_minutes * 60.0
+    engine_cfg = EngineConfig(
+        n_gpus=config.gpus,
+        hours=config.hours,
+        step_hours=config.step_hours,
+        carbon_budget_g=config.budget_g,
+        queue_capacity=config.queue_capacity,
+        queue_policy=config.queue_policy,  # type: ignore[arg-type]
+        estimate_ratio=config.estimate_ratio,
+        selection=config.selection,  # type: ignore[arg-type]
+        power=config.power,
+        step_seconds=step_seconds,
+    )
+    try:
+        optimizer = make_optimizer(config.optimizer, task.space, task.ref_point, seed=config.seed)
+    except ValueError as exc:
+        raise ConfigError(f"optimizer: {exc}") from None
+    policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
+    backend = make_backend(config, root, task)
+    return Engine(
+        engine_cfg,
+        task,
+        optimizer,
+        backend,
+        policy,
+        signal,
+        clock=WallClock(),
+        on_step=on_step,
+    )
+
+
+__all__ = ["build_live_engine", "make_backend", "resolve_devices", "worker_setup"]
