@@ -47,7 +47,13 @@ if TYPE_CHECKING:  # the forecasters import torch: only when a study forecasts
     from cenas.carbon.forecast import Forecaster
 
 STUDY_FORMAT = "cenas-study"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Storage format. 2 added, without changing a version-1 column: ``ledger.measured`` and
+``ledger.meter`` (was the energy measured, by which meter), ``jobs.attempts`` and
+``jobs.status``, ``archs.encoding`` (the space's JSON encoding) and ``archs.estimated`` /
+``archs.objectives`` (JSON lists, any number of objectives), and nullable
+``steps.log_hv_diff`` values (a live task has no HV_max). A version-1 database gains the new
+columns (with their defaults) when it is opened and resumes as before."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,24 +61,38 @@ CREATE TABLE IF NOT EXISTS steps (
     step INTEGER PRIMARY KEY, hour_utc TEXT NOT NULL, intensity REAL NOT NULL,
     n_train INTEGER NOT NULL, n_estimate INTEGER NOT NULL, seconds REAL NOT NULL,
     energy_j REAL NOT NULL, carbon_g REAL NOT NULL, cum_carbon_g REAL NOT NULL,
-    hv REAL NOT NULL, hv_ratio REAL NOT NULL, log_hv_diff REAL NOT NULL,
+    hv REAL NOT NULL, hv_ratio REAL NOT NULL, log_hv_diff REAL,
     n_trained INTEGER NOT NULL, n_estimated INTEGER NOT NULL, queue_len INTEGER NOT NULL,
     stop TEXT
 );
 CREATE TABLE IF NOT EXISTS ledger (
     step INTEGER NOT NULL, gpu INTEGER NOT NULL, kind TEXT NOT NULL, job_id INTEGER,
-    seconds REAL NOT NULL, energy_j REAL NOT NULL, carbon_g REAL NOT NULL
+    seconds REAL NOT NULL, energy_j REAL NOT NULL, carbon_g REAL NOT NULL,
+    measured INTEGER NOT NULL DEFAULT 0, meter TEXT NOT NULL DEFAULT 'model'
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, arch INTEGER NOT NULL, total_s REAL NOT NULL,
-    done_s REAL NOT NULL, start_step INTEGER NOT NULL, end_step INTEGER NOT NULL
+    done_s REAL NOT NULL, start_step INTEGER NOT NULL, end_step INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS archs (
     arch INTEGER PRIMARY KEY, arch_str TEXT NOT NULL, source TEXT NOT NULL,
     est_0 REAL, est_1 REAL, true_0 REAL, true_1 REAL,
-    estimate_step INTEGER NOT NULL, train_step INTEGER NOT NULL
+    estimate_step INTEGER NOT NULL, train_step INTEGER NOT NULL,
+    encoding TEXT, estimated TEXT, objectives TEXT
 );
 """
+
+_MIGRATE_1_TO_2 = (
+    "ALTER TABLE ledger ADD COLUMN measured INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE ledger ADD COLUMN meter TEXT NOT NULL DEFAULT 'model'",
+    "ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE jobs ADD COLUMN status TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE archs ADD COLUMN encoding TEXT",
+    "ALTER TABLE archs ADD COLUMN estimated TEXT",
+    "ALTER TABLE archs ADD COLUMN objectives TEXT",
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+)
 
 
 # --------------------------------------------------------------------- building
@@ -313,6 +333,7 @@ class Study:
         self.conn = conn
         self.engine: Engine | None = None
         self._built: Engine | None = None  # the engine create() built, until run() takes it
+        self._schema = SCHEMA_VERSION
 
     @property
     def db_path(self) -> Path:
@@ -342,7 +363,8 @@ class Study:
         problem = folder_problem(path)
         if problem is not None:
             raise StudyError(f"{path}: cannot create the study folder ({problem})")
-        engine = build_engine(config)  # fails here, before the folder exists, if it cannot run
+        # fails here, before the folder exists, if it cannot run
+        engine = _check_live(config, path) if config.live else build_engine(config)
         made = next((p for p in (path, *path.parents) if p.exists()), None)
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -350,6 +372,7 @@ class Study:
             conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             _remove_new_folders(path, made)
+            engine.backend.close()
             raise StudyError(f"{path}: cannot create the study ({exc})") from None
         now = datetime.now(UTC).isoformat()
         with conn:
@@ -394,8 +417,9 @@ class Study:
             )
         if rows.get("format") != STUDY_FORMAT:
             raise StudyError(f"{db}: not a cenas study database")
-        if rows.get("schema_version") != str(SCHEMA_VERSION):
-            raise StudyError(f"{db}: schema version {rows.get('schema_version')} is not supported")
+        version = rows.get("schema_version")
+        if version not in ("1", str(SCHEMA_VERSION)):
+            raise StudyError(f"{db}: schema version {version} is not supported")
         try:
             data = json.loads(rows["config"])
             # studies stored before the queue rule was an option ran the dominance rule
@@ -403,7 +427,18 @@ class Study:
             config = StudyConfig.from_dict(data, source=str(db))
         except (KeyError, json.JSONDecodeError, AttributeError) as exc:
             raise StudyError(f"{db}: stored config is corrupt ({exc})") from None
-        return cls(path, config, conn)
+        study = cls(path, config, conn)
+        study._schema = int(version or 0)
+        return study
+
+    def _migrate(self) -> None:
+        """Bring a version-1 database to the current schema (new columns, defaults)."""
+        if self._schema >= SCHEMA_VERSION:
+            return
+        with self._database("upgrade the study database"), self.conn:
+            for statement in _MIGRATE_1_TO_2:
+                self.conn.execute(statement)
+        self._schema = SCHEMA_VERSION
 
     def check_writable(self) -> None:
         """Check that the study can be continued here: its folder and database writable.
@@ -468,6 +503,9 @@ class Study:
                 replayed step differs from the stored one.
         """
         self.check_writable()
+        self._migrate()
+        if self.config.live:
+            return self._run_live(progress)
         stored = self.stored_steps()
         replaying = {"n": len(stored)}
 
@@ -495,6 +533,122 @@ class Study:
             )
         return engine
 
+    # ----------------------------------------------------------------- live
+    def _run_live(self, progress: Callable[[StepRecord, Engine], None] | None) -> Engine:
+        """Run or continue a live study: live jobs cannot be replayed, so a resumed study
+        restores its state from the database (see :meth:`_restore_live`)."""
+        from cenas.live import build_live_engine
+
+        stored = self.stored_steps()
+
+        def on_step(record: StepRecord, engine: Engine) -> None:
+            self._persist(record, engine)
+            if progress is not None:
+                progress(record, engine)
+
+        if self._built is not None and not stored:
+            engine, self._built = self._built, None
+            engine.on_step = on_step
+        else:
+            engine = build_live_engine(self.config, self.directory, on_step=on_step)
+        self.engine = engine
+        try:
+            if stored:
+                self._restore_live(engine, stored)
+            engine.run()
+        finally:
+            engine.backend.close()
+        with self._database("write the study database"), self.conn:
+            self.conn.execute("UPDATE meta SET value = 'finished' WHERE key = 'status'")
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('summary', ?)",
+                (json.dumps(engine.summary()),),
+            )
+        return engine
+
+    def _restore_live(self, engine: Engine, stored: list[dict[str, Any]]) -> None:
+        """Put a live study's stored state back into a fresh engine.
+
+        Every finished result is kept (trained cells are told to the optimiser again, which
+        never proposes a stored cell), queued estimates go back to the queue, unfinished jobs
+        are paused and resume from their checkpoints in ``jobs/<id>``, and the ledger and
+        step records are reloaded. Checkpoints of jobs the killed coordinator never stored
+        are removed (their ids are given again).
+        """
+        from cenas.engine.backend import Job
+        from cenas.engine.energy import LedgerEntry
+        from cenas.engine.loop import Arch
+
+        with self._database("read the study database"):
+            ledger = self.conn.execute(
+                "SELECT step, gpu, kind, job_id, seconds, energy_j, carbon_g, measured, meter "
+                "FROM ledger ORDER BY rowid"
+            ).fetchall()
+            jobs = self.conn.execute(
+                "SELECT id, kind, arch, total_s, done_s, start_step, end_step, attempts, status "
+                "FROM jobs ORDER BY id"
+            ).fetchall()
+            archs = self.conn.execute(
+                "SELECT arch, source, estimated, objectives, estimate_step, train_step FROM archs"
+            ).fetchall()
+        fields = {f.name for f in dataclasses.fields(StepRecord)}
+        for row in stored:
+            values = {k: v for k, v in row.items() if k in fields}
+            if values["log_hv_diff"] is None:
+                values["log_hv_diff"] = math.nan
+            engine.records.append(StepRecord(**values))
+        engine.step_index = len(stored)
+        engine.cum_carbon_g = float(stored[-1]["cum_carbon_g"])
+        engine.stop_reason = stored[-1]["stop"]
+        engine.ledger.entries.extend(
+            LedgerEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8]) for r in ledger
+        )
+        ids = [int(r[0]) for r in jobs]
+        if ids != list(range(len(ids))):
+            raise StudyError(f"{self.db_path}: cannot resume: stored job ids are not contiguous")
+        engine.jobs = [
+            Job(
+                id=r[0],
+                kind=r[1],
+                arch=r[2],
+                total_s=r[3],
+                done_s=r[4],
+                start_step=r[5],
+                end_step=r[6],
+                attempts=r[7],
+                status=r[8],
+            )
+            for r in jobs
+        ]
+        for folder in (self.directory / "jobs").glob("*"):
+            if folder.name.isdigit() and int(folder.name) >= len(ids):
+                shutil.rmtree(folder, ignore_errors=True)
+        for r in archs:
+            est = None if r[2] is None else np.asarray(json.loads(r[2]), dtype=np.float64)
+            true = None if r[3] is None else np.asarray(json.loads(r[3]), dtype=np.float64)
+            engine.archs[int(r[0])] = Arch(int(r[0]), est, true, int(r[4]), int(r[5]), r[1])
+        trained = sorted(
+            (a for a in engine.archs.values() if a.true is not None), key=lambda a: a.train_step
+        )
+        engine.trained_x = [a.arch for a in trained]
+        engine.trained_y = [a.true for a in trained if a.true is not None]
+        in_training = {j.arch for j in engine.jobs if j.kind == "train"}
+        engine.queue = [
+            a.arch
+            for a in sorted(engine.archs.values(), key=lambda a: (a.estimate_step, a.arch))
+            if a.estimated is not None and a.source == "queue" and a.arch not in in_training
+        ]
+        for job in engine.jobs:
+            if job.end_step < 0 and job.kind in ("train", "estimate"):
+                job.status = "paused"
+                engine.paused[job.kind].append(job)
+        engine._n_estimate_jobs = sum(1 for j in engine.jobs if j.kind == "estimate")
+        if engine.trained_x:
+            engine.optimizer.tell(engine.trained_x, np.vstack(engine.trained_y))
+            engine._hv = engine.task.hypervolume(np.vstack(engine.trained_y))
+        if engine.archs:
+            engine.optimizer.exclude(list(engine.archs))
+
     def _check_replay(self, row: dict[str, Any], record: StepRecord) -> None:
         same = (
             row["n_train"] == record.n_train
@@ -509,12 +663,13 @@ class Study:
             )
 
     def _persist(self, record: StepRecord, engine: Engine) -> None:
-        hour = engine.signal.trace.start + np.timedelta64(engine.signal.start + record.step, "h")
+        hour = engine.signal.hour_utc(record.step)
         entries = [e for e in engine.ledger.entries if e.step == record.step]
         job_ids = {e.job_id for e in entries if e.job_id is not None}
         jobs = [engine.jobs[j] for j in sorted(job_ids)]
         archs = [engine.archs[j.arch] for j in jobs if j.kind != "init"]
         task = engine.task
+        log_hv = None if math.isnan(record.log_hv_diff) else record.log_hv_diff
         with self._database(f"write step {record.step} to the study database"), self.conn:
             self.conn.execute(
                 "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -530,7 +685,7 @@ class Study:
                     record.cum_carbon_g,
                     record.hv,
                     record.hv_ratio,
-                    record.log_hv_diff,
+                    log_hv,
                     record.n_trained,
                     record.n_estimated,
                     record.queue_len,
@@ -538,38 +693,76 @@ class Study:
                 ),
             )
             self.conn.executemany(
-                "INSERT INTO ledger VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?)",
                 [
-                    (e.step, e.gpu, e.kind, e.job_id, e.seconds, e.energy_j, e.carbon_g)
+                    (
+                        e.step,
+                        e.gpu,
+                        e.kind,
+                        e.job_id,
+                        e.seconds,
+                        e.energy_j,
+                        e.carbon_g,
+                        int(e.measured),
+                        e.meter,
+                    )
                     for e in entries
                 ],
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?)",
                 [
-                    (j.id, j.kind, j.arch, j.total_s, j.done_s, j.start_step, j.end_step)
+                    (
+                        j.id,
+                        j.kind,
+                        j.arch,
+                        j.total_s,
+                        j.done_s,
+                        j.start_step,
+                        j.end_step,
+                        j.attempts,
+                        j.status,
+                    )
                     for j in jobs
                 ],
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO archs VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        a.arch,
-                        task.arch_str(a.arch),
-                        a.source,
-                        *(a.estimated.tolist() if a.estimated is not None else (None, None)),
-                        *(a.true.tolist() if a.true is not None else (None, None)),
-                        a.estimate_step,
-                        a.train_step,
-                    )
-                    for a in archs
-                ],
+                "INSERT OR REPLACE INTO archs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [_arch_row(task, a) for a in archs],
             )
 
     def close(self) -> None:
         """Close the database."""
         self.conn.close()
+
+
+def _check_live(config: StudyConfig, path: Path) -> Engine:
+    """Check what a live study needs before its folder exists (the data loads, the options
+    build an engine), and build it: its workers start now."""
+    from cenas.datasets import load_cifar
+    from cenas.live import build_live_engine
+
+    load_cifar(config.data, "cifar10", "train")  # a bad data path fails here, in one line
+    return build_live_engine(config, path)
+
+
+def _arch_row(task: Any, a: Any) -> tuple[Any, ...]:
+    """One ``archs`` row: the first two objectives in their columns, all of them as JSON."""
+    est = a.estimated.tolist() if a.estimated is not None else None
+    true = a.true.tolist() if a.true is not None else None
+    arch_str = task.arch_str(a.arch)
+    return (
+        a.arch,
+        arch_str,
+        a.source,
+        *([*est, None, None][:2] if est is not None else (None, None)),
+        *([*true, None, None][:2] if true is not None else (None, None)),
+        a.estimate_step,
+        a.train_step,
+        json.dumps(arch_str),
+        None if est is None else json.dumps(est),
+        None if true is None else json.dumps(true),
+    )
 
 
 def _remove_new_folders(path: Path, existing: Path | None) -> None:

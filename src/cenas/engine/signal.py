@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from cenas.carbon import CarbonTrace
@@ -98,6 +99,10 @@ class CarbonSignal:
         self.source: Forecast = forecast if forecast is not None else TraceSignal(trace, start)
         # what the policies see as the coming hours
         self.mode = "actual" if forecast is None else "forecast"
+
+    def hour_utc(self, hour_offset: int) -> pd.Timestamp:
+        """The trace hour that window hour ``hour_offset`` replays."""
+        return self.trace.start + pd.Timedelta(hours=self.start + hour_offset)
 
     def intensity(self, hour_offset: int) -> float:
         """Actual intensity of window hour ``hour_offset``."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import queue
 import time
 import traceback
 from collections.abc import Callable
@@ -223,7 +224,8 @@ def worker_main(index: int, device: str, setup: WorkerSetup, inbox: Any, outbox:
 
     Sends ``("ready", index, pid)`` once, then per job ``("result", index, job_id,
     outcome_dict, reading_dict, wall_seconds)``; a runner that raises becomes a ``failed``
-    outcome whose reason names the exception (the backend decides on retries).
+    outcome whose reason names the exception (the backend decides on retries). Exits when
+    its coordinator dies.
     """
     import torch
 
@@ -235,8 +237,14 @@ def worker_main(index: int, device: str, setup: WorkerSetup, inbox: Any, outbox:
     meter = auto_meter(device, threads=setup.threads)
     ctx = WorkerContext(setup, device, pause.is_set)
     outbox.put(("ready", index, os.getpid()))
+    parent = os.getppid()
     while True:
-        item = inbox.get()
+        try:
+            item = inbox.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # the coordinator died (SIGKILL): do not linger
+                break
+            continue
         if item is None:
             break
         token = meter.begin()
