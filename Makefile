@@ -18,6 +18,8 @@ $(TEST_STAMP): $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/cenas search
+	$(VENV)/bin/cenas search --live --workers 2 --hours 8 --step-minutes 0.25 \
+		--train-epochs 2 --channels 4 --cells 1 --estimator zero-cost:synflow
 
 test: $(TEST_STAMP)
 	$(PY) -m pytest -q -n 2 --timeout 900

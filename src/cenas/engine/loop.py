@@ -538,6 +538,7 @@ class Engine:
     # ---------------------------------------------------------------- results
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the study so far."""
+        split = self.ledger.measured_split()
         return {
             "steps": self.step_index,
             "stop": self.stop_reason,
@@ -546,6 +547,9 @@ class Engine:
             "log_hv_diff": self.log_hv_diff,
             "carbon_g": self.cum_carbon_g,
             "energy_kwh": self.ledger.total_energy_j / JOULES_PER_KWH,
+            "energy_measured_kwh": split["measured_j"] / JOULES_PER_KWH,
+            "energy_modelled_kwh": split["modelled_j"] / JOULES_PER_KWH,
+            "meters": sorted(k.removeprefix("meter:") for k in split if k.startswith("meter:")),
             "n_trained": len(self.trained_x),
             "n_estimated": sum(1 for a in self.archs.values() if a.estimated is not None),
             "queue_len": len(self.queue),

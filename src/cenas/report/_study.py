@@ -21,8 +21,8 @@ from cenas.errors import StudyError
 from cenas.optimize.hypervolume import pareto_front
 
 
-def _read(db: Path) -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame]:
-    """The study's metadata, steps and architectures.
+def _read(db: Path) -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The study's metadata, steps, architectures and energy by meter.
 
     Raises:
         StudyError: One line if the database is damaged or cannot be read.
@@ -40,11 +40,18 @@ def _read(db: Path) -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame]:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         steps = pd.read_sql_query("SELECT * FROM steps ORDER BY step", conn)
         archs = pd.read_sql_query("SELECT * FROM archs", conn)
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(ledger)").fetchall()}
+        meter = "meter, measured" if "meter" in cols else "'model' AS meter, 0 AS measured"
+        energy = pd.read_sql_query(
+            f"SELECT {meter}, kind, SUM(seconds) AS seconds, SUM(energy_j) AS energy_j, "
+            "SUM(carbon_g) AS carbon_g FROM ledger GROUP BY meter, measured, kind",
+            conn,
+        )
     except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
         raise StudyError(f"{db}: cannot read the study database ({exc})") from None
     finally:
         conn.close()
-    return meta, steps, archs
+    return meta, steps, archs, energy
 
 
 _DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
@@ -92,11 +99,15 @@ def _window(config: dict[str, Any], steps: pd.DataFrame) -> str:
     return f"{label} ({config.get('kind')}), {first:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
 
 
-def _fig_hv(steps: pd.DataFrame, path: Path) -> None:
+def _fig_hv(steps: pd.DataFrame, path: Path, live: bool = False) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.plot(steps["step"] + 1, steps["log_hv_diff"], color="tab:blue")
+    if live:  # no HV_max: the share of the reference box the trained front dominates
+        ax.plot(steps["step"] + 1, 100 * steps["hv_ratio"], color="tab:blue")
+        ax.set_ylabel("HV, % of the reference box")
+    else:
+        ax.plot(steps["step"] + 1, steps["log_hv_diff"], color="tab:blue")
+        ax.set_ylabel("log10(HV_max − HV)")
     ax.set_xlabel("hour")
-    ax.set_ylabel("log10(HV_max − HV)")
     ax.set_title("Search progress")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -158,6 +169,36 @@ def _fig_carbon(steps: pd.DataFrame, budget: float | None, path: Path) -> None:
     plt.close(fig)
 
 
+def _fig_front_live(archs: pd.DataFrame, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    trained = archs.dropna(subset=["true_0"])
+    if len(trained):
+        y = trained[["true_0", "true_1"]].to_numpy()
+        ax.scatter(y[:, 1], -y[:, 0], s=10, color="tab:gray", alpha=0.6, label="trained")
+        front = pareto_front(y)
+        ax.step(front[:, 1], -front[:, 0], where="post", color="tab:blue", label="found front")
+    ax.set_xlabel("parameters (M)")
+    ax.set_ylabel("validation accuracy (%), measured")
+    ax.set_title("Pareto front of the cells trained live")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _energy_rows(energy: pd.DataFrame) -> str:
+    """HTML rows: energy and carbon by meter and kind of work, measured or modelled."""
+    rows = ""
+    for _, r in energy.sort_values(["measured", "meter", "kind"], ascending=False).iterrows():
+        how = "measured" if int(r["measured"]) else "modelled"
+        rows += (
+            f"<tr><td>{html.escape(str(r['meter']))}</td><td>{how}</td>"
+            f"<td>{html.escape(str(r['kind']))}</td><td>{r['seconds']:.1f}</td>"
+            f"<td>{r['energy_j'] / 3600:.4f}</td><td>{r['carbon_g']:.4f}</td></tr>"
+        )
+    return rows
+
+
 def _fig_front(archs: pd.DataFrame, task_name: str, path: Path) -> None:
     task = get_task(task_name)
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -189,20 +230,27 @@ def write_report(directory: str | Path) -> Path:
         The path of ``report.html``.
     """
     out = Path(directory)
-    meta, steps, archs = _read(out / "study.db")
+    meta, steps, archs, energy = _read(out / "study.db")
     config: dict[str, Any] = json.loads(meta["config"])
     summary: dict[str, Any] = json.loads(meta.get("summary", "{}"))
+    live = bool(config.get("live"))
     figures = {
-        "hv.png": "log10(HV_max − HV) over time",
+        "hv.png": "Hypervolume (share of the reference box) over time"
+        if live
+        else "log10(HV_max − HV) over time",
         "split.png": "Carbon intensity with the GPU split",
         "carbon.png": "Cumulative carbon",
-        "front.png": "Pareto front of trained architectures against the true front",
+        "front.png": "Pareto front of the cells trained live"
+        if live
+        else "Pareto front of trained architectures against the true front",
     }
-    _fig_hv(steps, out / "hv.png")
+    _fig_hv(steps, out / "hv.png", live)
     _fig_split(steps, out / "split.png")
     _fig_carbon(steps, config.get("budget_g"), out / "carbon.png")
-    _fig_front(archs, config["task"], out / "front.png")
-    task = get_task(config["task"])
+    if live:
+        _fig_front_live(archs, out / "front.png")
+    else:
+        _fig_front(archs, config["task"], out / "front.png")
     trained = archs.dropna(subset=["true_0"])
     front_rows = ""
     if len(trained):
@@ -228,7 +276,31 @@ def write_report(directory: str | Path) -> Path:
         f'<figure><img src="{f}" alt="{t}"><figcaption>{t}</figcaption></figure>'
         for f, t in figures.items()
     )
-    acc_label, lat_label = axis_labels(task.dataset, task.device)
+    if live:
+        acc_label, lat_label = "validation accuracy (%)", "parameters (M)"
+        minutes = config.get("step_minutes")
+        pace = (
+            f"each step replays one hour of the trace in {minutes:g} min of wall time"
+            if minutes
+            else "steps of real hours"
+        )
+        intro = (
+            f"Live study: NAS-Bench-201 cells (C={config.get('channels')}, "
+            f"N={config.get('cells_per_stage')}) trained for real, "
+            f"{config.get('train_epochs')} epochs each, on "
+            f"{html.escape(str(config.get('data') or 'the packaged CIFAR-10 subset'))}; "
+            f"{config.get('gpus')} workers ({html.escape(str(config.get('backend')))} backend, "
+            f"{html.escape(str(config.get('device')))}); {pace}; no HV_max (a live task has no "
+            "table)"
+        )
+    else:
+        task = get_task(config["task"])
+        acc_label, lat_label = axis_labels(task.dataset, task.device)
+        intro = f"Task {html.escape(task.name)}; HV_max = {task.hv_max:.3f}"
+    energy_head = (
+        "<tr><th>meter</th><th>energy</th><th>work</th><th>seconds</th><th>Wh</th>"
+        "<th>g CO2eq</th></tr>"
+    )
     head = (
         f"<tr><th>architecture (one node a line)</th><th>{html.escape(acc_label)}</th>"
         f"<th>{html.escape(lat_label)}</th><th>trained at hour</th></tr>"
@@ -241,10 +313,12 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;te
 td{{overflow-wrap:anywhere}}td code{{white-space:nowrap}}
 img{{max-width:100%}}</style></head><body>
 <h1>cenas study <code>{html.escape(meta.get("name", ""))}</code></h1>
-<p>Task {html.escape(task.name)}; HV_max = {task.hv_max:.3f};
+<p>{intro};
 window {html.escape(_window(config, steps))};
 status {html.escape(meta.get("status", "?"))}.</p>
 <h2>Summary</h2><table>{kv(summary)}</table>
+<h2>Energy by meter (nothing modelled is called measured)</h2>
+<table>{energy_head}{_energy_rows(energy)}</table>
 <h2>Figures</h2>
 {figs}
 <h2>Trained Pareto-front architectures</h2>
