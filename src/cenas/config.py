@@ -83,6 +83,14 @@ class StudyConfig:
         max_retries: Live: restarts of a job that raised, before it counts as failed.
         runner: Live: ``module:function`` that runs one job (the NAS-Bench-201 trainer and
             estimators by default; a test or benchmark may plug in its own).
+        carbon: Live: where each step's intensity comes from: ``trace`` (replay of the
+            bundled zone or ``trace``, one trace hour per step), ``electricitymaps``
+            (token in ``ELECTRICITYMAPS_TOKEN``) or ``watttime`` (``WATTTIME_USERNAME``,
+            ``WATTTIME_PASSWORD``); on a provider error the last value and the forecast
+            stand in, and each step records where its value came from.
+        carbon_zone: Live: the provider's zone (Electricity Maps) or region (WattTime);
+            ``None``: ``zone``.
+        carbon_url: Live: the provider's base URL (``None``: its public API).
     """
 
     task: str = "nb201-cifar10-fpga"
@@ -119,6 +127,9 @@ class StudyConfig:
     threads: int = 1
     max_retries: int = 2
     runner: str = "cenas.live._worker:run_nb201_job"
+    carbon: str = "trace"
+    carbon_zone: str | None = None
+    carbon_url: str | None = None
 
     def validate(self) -> StudyConfig:
         """Check every field; raise :class:`ConfigError` with a one-line message.
@@ -233,6 +244,15 @@ class StudyConfig:
                 raise ConfigError(f"{name}: must be a positive integer, got {getattr(self, name)}")
         if self.max_retries < 0:
             raise ConfigError(f"max_retries: must be 0 or more, got {self.max_retries}")
+        if self.carbon not in ("trace", "electricitymaps", "watttime"):
+            raise ConfigError(
+                f"carbon: must be 'trace', 'electricitymaps' or 'watttime', got {self.carbon!r}"
+            )
+        if self.carbon != "trace" and self.policy == "clairvoyant":
+            raise ConfigError(
+                "policy: 'clairvoyant' reads the whole window ahead, which a live provider "
+                "cannot give; use carbon = 'trace' or another policy"
+            )
         if self.data is not None and not Path(self.data).exists():
             raise ConfigError(f"data: {self.data} does not exist")
 

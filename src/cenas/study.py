@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS archs (
     estimate_step INTEGER NOT NULL, train_step INTEGER NOT NULL,
     encoding TEXT, estimated TEXT, objectives TEXT
 );
+CREATE TABLE IF NOT EXISTS signal (step INTEGER PRIMARY KEY, provenance TEXT NOT NULL);
 """
 
 _MIGRATE_1_TO_2 = (
@@ -91,6 +92,7 @@ _MIGRATE_1_TO_2 = (
     "ALTER TABLE archs ADD COLUMN encoding TEXT",
     "ALTER TABLE archs ADD COLUMN estimated TEXT",
     "ALTER TABLE archs ADD COLUMN objectives TEXT",
+    "CREATE TABLE IF NOT EXISTS signal (step INTEGER PRIMARY KEY, provenance TEXT NOT NULL)",
     "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
 )
 
@@ -730,6 +732,12 @@ class Study:
                 "INSERT OR REPLACE INTO archs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [_arch_row(task, a) for a in archs],
             )
+            provenance = getattr(engine.signal, "provenance", None)
+            if callable(provenance):  # a live provider: where this step's value came from
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO signal VALUES (?, ?)",
+                    (record.step, json.dumps(provenance(record.step))),
+                )
 
     def close(self) -> None:
         """Close the database."""

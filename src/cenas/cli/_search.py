@@ -195,6 +195,23 @@ RetriesOpt = Annotated[
 ]
 
 
+CarbonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--carbon",
+        help="Live: intensity from trace (replay, default), electricitymaps "
+        "(ELECTRICITYMAPS_TOKEN) or watttime (WATTTIME_USERNAME/WATTTIME_PASSWORD).",
+    ),
+]
+CarbonZoneOpt = Annotated[
+    str | None,
+    typer.Option("--carbon-zone", help="Live: the provider's zone or region (default --zone)."),
+]
+CarbonUrlOpt = Annotated[
+    str | None, typer.Option("--carbon-url", help="Live: the provider's base URL.")
+]
+
+
 def build_config(config_file: Path | None, **flags: Any) -> StudyConfig:
     """Embedded default < config file < flags; validated."""
     data: dict[str, Any] = StudyConfig().to_dict()
@@ -254,6 +271,9 @@ _RESUME_KEEPS = (
     "cells",
     "threads",
     "max_retries",
+    "carbon",
+    "carbon_zone",
+    "carbon_url",
 )
 """Options that would change a study: with ``--resume`` they are refused, not ignored."""
 
@@ -294,6 +314,9 @@ def search(
     cells: CellsOpt = None,
     threads: ThreadsOpt = None,
     max_retries: RetriesOpt = None,
+    carbon: CarbonOpt = None,
+    carbon_zone: CarbonZoneOpt = None,
+    carbon_url: CarbonUrlOpt = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -366,6 +389,9 @@ def search(
         cells_per_stage=cells,
         threads=threads,
         max_retries=max_retries,
+        carbon=carbon,
+        carbon_zone=carbon_zone,
+        carbon_url=carbon_url,
     )
     if resume is not None:
         conflicts = resume_conflicts(
@@ -460,7 +486,7 @@ def search(
 
 def summary_json(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) -> dict[str, Any]:
     """The study summary for machines: the engine's summary, the window and the policy."""
-    first = engine.signal.trace.start + pd.Timedelta(hours=engine.signal.start)
+    first = engine.signal.hour_utc(0)
     return {
         **engine.summary(),
         "hv_max": engine.task.hv_max,
@@ -495,6 +521,11 @@ def policy_input(policy: str, mode: str) -> str:
         return "no intensity (a fixed split)"
     if policy == "clairvoyant":
         return "the true intensity of every hour of the window (a reference that reads the future)"
+    if mode == "live":
+        return (
+            "the provider's intensity each hour and its forecast "
+            "(the shipped forecaster where it gives none)"
+        )
     if mode == "forecast":
         return "forecast intensities of the next 24 h, issued each hour from the data before it"
     return "the true intensities of the next 24 h (hindsight)"
@@ -502,7 +533,10 @@ def policy_input(policy: str, mode: str) -> str:
 
 def window_text(cfg: StudyConfig, engine: Any) -> str:
     """Trace, first hour and end of the window a study ran on (UTC)."""
-    first = engine.signal.trace.start + pd.Timedelta(hours=engine.signal.start)
+    first = engine.signal.hour_utc(0)
+    if cfg.live and cfg.carbon != "trace":
+        zone = cfg.carbon_zone or cfg.zone
+        return f"live {cfg.carbon} intensity of {zone}, from {first:%Y-%m-%d %H:%M} UTC"
     end = first + pd.Timedelta(hours=cfg.hours)
     label = cfg.trace if cfg.trace is not None else f"bundled {cfg.zone}"
     return f"{label} ({cfg.kind}), {first:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
@@ -589,7 +623,7 @@ def _print_summary(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) 
     rows = [
         *live_rows(cfg, engine),
         ("window", window_text(cfg, engine)),
-        *trace_rows(cfg, engine.signal.trace),
+        *(trace_rows(cfg, engine.signal.trace) if cfg.trace is not None else []),
         ("stopped", s["stop"]),
         ("hours", f"{s['steps']} of {cfg.hours}"),
         *hv_rows,

@@ -82,6 +82,35 @@ def make_backend(config: StudyConfig, root: Path, task: LiveNB201Task) -> Backen
     return LocalBackend(setup, devices, task.arch_str, config.max_retries, idle_w=idle_w)
 
 
+def live_signal(config: StudyConfig) -> Any:
+    """The carbon signal of a live study whose ``carbon`` is a provider (not ``trace``).
+
+    The provider gives each step's intensity (and its forecast, where it has one); the
+    zone's shipped transformer, else a lag regression, forecasts the rest, from the zone's
+    bundled trace as history when there is one. Step ``k`` reads the hour ``k`` hours after
+    the current one (with ``step_minutes``, steps come faster than hours: each reads the
+    provider's latest value).
+    """
+    from cenas.carbon import BUNDLED_ZONES, load_bundled
+    from cenas.carbon.forecast import load_pretrained, make_forecaster, pretrained_zones
+    from cenas.carbon.live import ElectricityMapsProvider, LiveCarbonSignal, WattTimeProvider
+
+    zone = config.carbon_zone or config.zone
+    provider: Any
+    if config.carbon == "electricitymaps":
+        url = config.carbon_url or "https://api.electricitymap.org"
+        provider = ElectricityMapsProvider(zone, base_url=url)
+    else:
+        provider = WattTimeProvider(zone, base_url=config.carbon_url or "https://api.watttime.org")
+    history = load_bundled(config.zone) if config.zone in BUNDLED_ZONES else None
+    forecaster = (
+        load_pretrained(config.zone)
+        if config.zone in pretrained_zones()
+        else make_forecaster("lag-regression")
+    )
+    return LiveCarbonSignal(provider, forecaster=forecaster, history=history, horizon=24)
+
+
 def build_live_engine(
     config: StudyConfig,
     root: Path,
@@ -95,7 +124,9 @@ def build_live_engine(
 
     config.validate()
     task = LiveNB201Task(config.channels, config.cells_per_stage, 10)
-    if signal is None:
+    if signal is None and config.carbon != "trace":
+        signal = live_signal(config)
+    elif signal is None:
         trace, offset = resolve_trace(config)
         signal = build_signal(config, trace, offset)
     step_seconds = None if config.step_minutes is None else config.step_minutes * 60.0
@@ -129,4 +160,4 @@ def build_live_engine(
     )
 
 
-__all__ = ["build_live_engine", "make_backend", "resolve_devices", "worker_setup"]
+__all__ = ["build_live_engine", "live_signal", "make_backend", "resolve_devices", "worker_setup"]
