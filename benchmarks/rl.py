@@ -44,7 +44,8 @@ from cenas.bench import get_task
 from cenas.carbon import BUNDLED_ZONES, load_bundled
 from cenas.metrics import RATIO_DEFINITION, paired_ratio
 from cenas.policy.base import Policy
-from cenas.policy.rl import EnvConfig, Episode, RLPolicy, load_default_policy, run_episode
+from cenas.policy.rl import RLPolicy, load_default_policy
+from cenas.rl import EnvConfig, Episode, run_episode
 from cenas.study import git_commit
 
 POLICIES: tuple[str, ...] = (

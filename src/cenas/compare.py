@@ -40,7 +40,8 @@ from cenas.metrics import (
     median_with_misses,
     paired_ratio,
 )
-from cenas.study import build_engine, provenance, resolve_trace
+from cenas.signals import resolve_trace
+from cenas.study import build_engine, provenance
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024), which reports how many times less
 carbon its allocator needs than vanilla NAS to reach a hypervolume target. This module is
 the one home of those measures, shared by :mod:`cenas.compare`, the RL evaluation
-(:mod:`cenas.policy.rl`) and ``benchmarks/rl.py``:
+(:mod:`cenas.rl`) and ``benchmarks/rl.py``:
 
 * :func:`carbon_to_target`: the carbon spent when ``log10(HV_max − HV)`` first reaches a
   target;

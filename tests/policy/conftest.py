@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cenas.policy.rl import EnvConfig
+from cenas.rl import EnvConfig
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -7,7 +7,8 @@ import pytest
 from stable_baselines3.common.env_checker import check_env
 
 from cenas.errors import ConfigError
-from cenas.policy.rl import AllocationEnv, EnvConfig, obs_size
+from cenas.policy.rl import obs_size
+from cenas.rl import AllocationEnv, EnvConfig
 
 
 @pytest.mark.filterwarnings("ignore:We recommend you to use a symmetric")
@@ -85,7 +86,7 @@ def test_forecast_signal_episodes(short_config: EnvConfig) -> None:
     look-ahead, and 2021 windows leave the forecaster its input history."""
     from cenas.carbon import load_bundled
     from cenas.carbon.forecast import load_pretrained
-    from cenas.policy.rl._env import episodes, make_engine, observe
+    from cenas.rl._env import episodes, make_engine, observe
 
     cfg = short_config.replace(signal="forecast").validate()
     model = load_pretrained("US-CAL-CISO")

@@ -8,7 +8,7 @@ import pytest
 
 from cenas.engine.energy import PowerModel
 from cenas.errors import ConfigError
-from cenas.policy.rl import AllocationEnv, EnvConfig, RewardWeights, carbon_normaliser, step_reward
+from cenas.rl import AllocationEnv, EnvConfig, RewardWeights, carbon_normaliser, step_reward
 
 W = RewardWeights(
     hv=10.0,

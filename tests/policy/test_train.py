@@ -10,18 +10,18 @@ from typer.testing import CliRunner
 
 from cenas.cli import main
 from cenas.cli._policy import app
-from cenas.policy.rl import (
+from cenas.policy.rl import RLPolicy
+from cenas.rl import (
     AllocationEnv,
     EnvConfig,
     PPOSettings,
-    RLPolicy,
     evaluate_policy,
     export_policy,
     run_episode,
     train_policy,
 )
-from cenas.policy.rl._env import episodes
-from cenas.policy.rl._train import make_model, teacher_data, training_config, warm_start
+from cenas.rl._env import episodes
+from cenas.rl._train import make_model, teacher_data, training_config, warm_start
 
 
 def test_short_training(tmp_path: Path, short_config: EnvConfig) -> None:

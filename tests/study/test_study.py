@@ -167,7 +167,8 @@ def test_compare_writes_summary(tmp_path: Path) -> None:
 
 def test_auto_signal_forecasts_only_with_history(tmp_path: Path) -> None:
     """The default signal is the forecast whenever there is history before the window."""
-    from cenas.study import AUTO_MIN_HISTORY, build_engine
+    from cenas.signals import AUTO_MIN_HISTORY
+    from cenas.study import build_engine
 
     def mode(**kw: object) -> str:
         cfg = StudyConfig(hours=6, gpus=2, optimizer="random", **kw)  # type: ignore[arg-type]

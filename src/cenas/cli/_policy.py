@@ -102,7 +102,7 @@ def train(
 ) -> None:
     """Train a GPU-allocation policy with PPO and write it (no pickle) to --out."""
     from cenas.policy.registry import POLICIES
-    from cenas.policy.rl import EnvConfig, PPOSettings, train_policy
+    from cenas.rl import EnvConfig, PPOSettings, train_policy
 
     if n_envs <= 0:
         raise ConfigError(f"n-envs: must be positive, got {n_envs}")
@@ -158,7 +158,7 @@ def evaluate(
 ) -> None:
     """Compare a policy with rule-based baselines on the same (unseen) episodes."""
     from cenas.policy.registry import POLICIES
-    from cenas.policy.rl import EVAL_YEARS, EnvConfig, evaluate_policy
+    from cenas.rl import EVAL_YEARS, EnvConfig, evaluate_policy
 
     names = _split([baselines])
     for name in names:

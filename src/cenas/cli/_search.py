@@ -744,7 +744,7 @@ def compare_cmd(
     paths = write_compare(summary, out)
     print_compare(summary, fmt)
     if fmt == "table":
-        from cenas.study import resolve_trace
+        from cenas.signals import resolve_trace
 
         for key, value in trace_rows(base, resolve_trace(base)[0]):
             typer.echo(f"{key}: {value}")

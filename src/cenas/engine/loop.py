@@ -45,10 +45,10 @@ from numpy.typing import NDArray
 from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.engine.clock import Clock, SimulatedClock
 from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
+from cenas.engine.policy_api import Policy, State, clip_gpus
 from cenas.engine.signal import CarbonSignal
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
-from cenas.policy.base import Policy, State, clip_gpus
 
 
 class Task(Protocol):

@@ -120,7 +120,7 @@ def build_live_engine(
     """The engine of a live study whose folder is ``root`` (checkpoints under ``jobs/``)."""
     from cenas.optimize import make_optimizer
     from cenas.policy.registry import make_policy
-    from cenas.study import build_signal, resolve_trace
+    from cenas.signals import build_signal, resolve_trace
 
     config.validate()
     task = LiveNB201Task(config.channels, config.cells_per_stage, 10)

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from cenas.errors import ConfigError
 from cenas.policy.base import Policy, State
-from cenas.policy.rl._env import ACTION_KINDS, action_to_gpus
+from cenas.policy.rl._action import ACTION_KINDS, action_to_gpus
 from cenas.policy.rl._obs import DEFAULT_HORIZON, feature_names, obs_spec, observation
 
 FORMAT = "cenas-rl-policy"

@@ -5,9 +5,9 @@ pool between estimation and training with reinforcement learning. Every ``reset`
 episode — a task seed, a window of a bundled carbon trace (zone and start hour) and a
 carbon budget — and builds a fresh :class:`~cenas.engine.loop.Engine` through
 :func:`cenas.study.build_engine`; every ``step`` runs one hour with the chosen number of
-training GPUs and returns the reward of :mod:`cenas.policy.rl._reward`.
+training GPUs and returns the reward of :mod:`cenas.rl._reward`.
 
-Actions (see :func:`action_to_gpus`):
+Actions (see :func:`cenas.policy.rl.action_to_gpus`):
 
 * ``discrete``: ``k`` levels (default 10, as in CE-NAS); level ``i`` trains a share
   ``i / (k − 1)`` of the pool;
@@ -28,7 +28,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -40,44 +40,19 @@ from cenas.engine.loop import Engine
 from cenas.engine.signal import CarbonSignal, NextHoursForecast
 from cenas.errors import CenasError, ConfigError
 from cenas.policy.base import State
+from cenas.policy.rl._action import ACTION_KINDS, action_to_gpus
 from cenas.policy.rl._obs import DEFAULT_HORIZON, obs_bounds, observation
-from cenas.policy.rl._reward import (
+from cenas.rl._reward import (
     RewardTerms,
     RewardWeights,
     carbon_normaliser,
     step_reward,
 )
 
-ActionKind = Literal["discrete", "continuous"]
-ACTION_KINDS: tuple[str, ...] = ("discrete", "continuous")
 SIGNALS: tuple[str, ...] = ("actual", "forecast")
 
 TRAIN_YEARS: tuple[int, ...] = (2021, 2022)
 """Years episodes are drawn from by default; 2023 is held out for evaluation."""
-
-
-def action_to_gpus(action: Any, kind: str, n_gpus: int, n_levels: int = 10) -> int:
-    """Map an action to a number of training GPUs.
-
-    Args:
-        action: A level in ``[0, n_levels)`` (discrete) or a share (continuous; a scalar or
-            a length-1 array, clipped into [0, 1]).
-        kind: ``discrete`` or ``continuous``.
-        n_gpus: GPUs in the pool.
-        n_levels: Levels of the discrete space.
-
-    Returns:
-        ``floor(share · n_gpus + 0.5)``, in ``[0, n_gpus]``.
-    """
-    if kind == "discrete":
-        level = int(np.asarray(action).reshape(-1)[0])
-        level = min(max(level, 0), n_levels - 1)
-        share = level / (n_levels - 1)
-    elif kind == "continuous":
-        share = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], 0.0, 1.0))
-    else:
-        raise ConfigError(f"action: must be one of {', '.join(ACTION_KINDS)}, got {kind!r}")
-    return int(min(max(math.floor(share * n_gpus + 0.5), 0), n_gpus))
 
 
 @dataclass(frozen=True)
@@ -392,8 +367,8 @@ class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
     hour, how many GPUs train (the rest estimate) from the search state and the carbon
     forecast.
 
-    Observation: :func:`cenas.policy.rl._obs.observation` of the engine's state. Reward:
-    :func:`cenas.policy.rl._reward.step_reward`. An episode terminates when the engine
+    Observation: :func:`cenas.policy.rl.observation` of the engine's state. Reward:
+    :func:`cenas.rl._reward.step_reward`. An episode terminates when the engine
     stops (time or carbon budget spent); it is never truncated.
 
     Args:
@@ -466,15 +441,12 @@ class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
 
 
 __all__ = [
-    "ACTION_KINDS",
     "SIGNALS",
     "TRAIN_YEARS",
-    "ActionKind",
     "AllocationEnv",
     "EnvConfig",
     "Episode",
     "EpisodeScorer",
-    "action_to_gpus",
     "episodes",
     "make_engine",
     "observe",

@@ -3,7 +3,7 @@
 Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024), which trains its GPU-allocation
 agent with PPO on historical carbon traces. Training here:
 
-* runs ``n_envs`` :class:`~cenas.policy.rl._env.AllocationEnv` copies, each seeded from
+* runs ``n_envs`` :class:`~cenas.rl._env.AllocationEnv` copies, each seeded from
   ``seed``: in one process (``DummyVecEnv``, one torch thread) or, with ``parallel``, one
   subprocess each (``SubprocVecEnv``), which spreads the engine — most of the run time —
   over the cores; the result is the same either way;
@@ -40,20 +40,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cenas.errors import ConfigError
-from cenas.policy.rl._env import (
-    ACTION_KINDS,
+from cenas.policy.rl._action import ACTION_KINDS, action_to_gpus
+from cenas.policy.rl._model import RLPolicy
+from cenas.policy.rl._obs import observation
+from cenas.rl._env import (
     AllocationEnv,
     EnvConfig,
     Episode,
     EpisodeScorer,
-    action_to_gpus,
     episodes,
     make_engine,
     observe,
 )
-from cenas.policy.rl._evaluate import run_episode, summarise
-from cenas.policy.rl._model import RLPolicy
-from cenas.policy.rl._obs import observation
+from cenas.rl._evaluate import run_episode, summarise
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 from cenas.errors import ConfigError
 from cenas.metrics import carbon_to_target
 from cenas.policy.base import Policy
-from cenas.policy.rl._env import EnvConfig, Episode, EpisodeScorer, episodes, make_engine
 from cenas.policy.rl._model import RLPolicy, load_default_policy
+from cenas.rl._env import EnvConfig, Episode, EpisodeScorer, episodes, make_engine
 
 EVAL_YEARS: tuple[int, ...] = (2023,)
 """Held-out years: never drawn during training."""
