@@ -4,12 +4,19 @@ Runs the embedded default study in memory several times (no database, no report,
 engine's own cost), plus one full CLI run with SQLite persistence and the report, and
 prints the median and the optimiser's share measured side by side in one run.
 
-    python benchmarks/search.py --repeats 5
+With ``--baseline REV`` it also times the engine of git revision ``REV`` (checked out into a
+temporary worktree) on the same study, alternating the two in separate processes, and
+prints the ratio of their medians and whether their results are identical (the core's
+backend interface must keep the simulator's result in at most 1.2x its wall time).
+
+    python benchmarks/search.py --repeats 5 --baseline 35cff04
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -54,11 +61,73 @@ def timed_run(config: StudyConfig) -> dict[str, float]:
     }
 
 
+_ONE_RUN = """
+import json, time
+from cenas.config import StudyConfig
+from cenas.study import build_engine
+engine = build_engine(StudyConfig())
+t0 = time.perf_counter()
+engine.run()
+total = time.perf_counter() - t0
+s = engine.summary()
+print(json.dumps({"total": total, "log_hv": s["log_hv_diff"], "carbon": s["carbon_g"],
+                  "hv": s["hv"], "n_trained": s["n_trained"]}))
+"""
+
+
+def run_in(src: str, env_threads: str = "1") -> dict[str, Any]:
+    """One default-study engine run with the package at ``src`` first on the path."""
+    env = dict(os.environ, PYTHONPATH=src, OMP_NUM_THREADS=env_threads)
+    out = subprocess.run(
+        [sys.executable, "-c", _ONE_RUN], env=env, capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def against_baseline(rev: str, repeats: int) -> None:
+    """Time this tree's engine and revision ``rev``'s, alternating, in fresh processes."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = os.path.join(tmp, "baseline")
+        subprocess.run(
+            ["git", "-C", here, "worktree", "add", "--detach", tree, rev],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            new, old = [], []
+            for _ in range(repeats):
+                old.append(run_in(os.path.join(tree, "src")))
+                new.append(run_in(os.path.join(here, "src")))
+        finally:
+            subprocess.run(
+                ["git", "-C", here, "worktree", "remove", "--force", tree], capture_output=True
+            )
+    t_new = statistics.median(r["total"] for r in new)
+    t_old = statistics.median(r["total"] for r in old)
+    same = all(
+        {k: v for k, v in a.items() if k != "total"} == {k: v for k, v in b.items() if k != "total"}
+        for a, b in zip(new, old, strict=True)
+    )
+    print(
+        f"baseline {rev}: engine median {t_old:6.2f} s; this tree {t_new:6.2f} s; "
+        f"ratio {t_new / t_old:.3f} (target <= 1.2), {repeats} alternating runs each"
+    )
+    print(
+        f"same result as the baseline, bit for bit: {same} "
+        f"(log10(HV_max-HV) {new[0]['log_hv']!r}, carbon {new[0]['carbon']!r} g, "
+        f"{new[0]['n_trained']} trained)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--policy", default=None)
+    parser.add_argument("--baseline", default=None, help="git revision to compare against")
     args = parser.parse_args()
+    if args.baseline is not None:
+        against_baseline(args.baseline, args.repeats)
     config = StudyConfig() if args.policy is None else StudyConfig(policy=args.policy)
     runs = [timed_run(config) for _ in range(args.repeats)]
     totals = [r["total"] for r in runs]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cenas.live._build import build_live_engine, make_backend, resolve_devices, worker_setup
 from cenas.live._local import BackendError, LocalBackend
+from cenas.live._ray import RayBackend
 from cenas.live._task import LiveNB201Task
 from cenas.live._worker import JobOutcome, WorkerContext, WorkerSetup, WorkItem, run_nb201_job
 
@@ -18,6 +19,7 @@ __all__ = [
     "JobOutcome",
     "LiveNB201Task",
     "LocalBackend",
+    "RayBackend",
     "WorkItem",
     "WorkerContext",
     "WorkerSetup",

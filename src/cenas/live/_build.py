@@ -36,7 +36,7 @@ def resolve_devices(device: str, workers: int) -> list[str]:
     return [f"cuda:{w % n}" for w in range(workers)]
 
 
-def worker_setup(config: StudyConfig, root: Path) -> WorkerSetup:
+def worker_setup(config: StudyConfig, root: Path, devices: list[str] | None = None) -> WorkerSetup:
     """What every worker of a live study loads and runs."""
     from cenas.train import TrainConfig
 
@@ -63,13 +63,14 @@ def worker_setup(config: StudyConfig, root: Path) -> WorkerSetup:
         threads=config.threads,
         runner=config.runner,
         seed=config.seed,
+        devices=tuple(devices or ()),
     )
 
 
 def make_backend(config: StudyConfig, root: Path, task: LiveNB201Task) -> Backend:
     """The configured live backend with its workers started."""
-    setup = worker_setup(config, root)
     devices = resolve_devices(config.device, config.gpus)
+    setup = worker_setup(config, root, devices)
     # an idle slot: the documented idle draw of a GPU, or nothing extra for a CPU slot
     # (an idle core's share of the package is not separable from the machine's base load)
     idle_w = config.power.idle_w if devices[0].startswith("cuda") else 0.0

@@ -35,12 +35,12 @@ from typing import Any
 
 from cenas.live._pool import BackendError, Message, WorkerPool
 from cenas.live._worker import (
-    JobOutcome,
     WorkerContext,
     WorkerSetup,
     WorkItem,
     load_runner,
     one_line,
+    run_segment,
 )
 
 _Done = tuple[int, dict[str, Any], dict[str, Any], float]
@@ -99,11 +99,14 @@ class RayWorker:
         sys.path.extend(p for p in sys_path if p not in sys.path)
         from cenas.meters import auto_meter
 
+        backend_device = device
         device = _actor_device(device)
         if device == "cpu":  # torch threads of a CPU slot, as worker_main sets them
             _set_torch_threads(max(1, setup.threads))
         self._runner = load_runner(setup.runner)
-        self._meter = auto_meter(device, threads=setup.threads)
+        self._meter = auto_meter(
+            device, threads=setup.threads, shared_by=setup.shared_by(backend_device)
+        )
         self._segment = 0  # the running segment's number
         self._pause_upto = 0  # segments up to this number are asked to pause
         self._ctx = WorkerContext(setup, device, self._should_pause)
@@ -123,15 +126,8 @@ class RayWorker:
         """Run one job segment: ``(job id, outcome dict, meter reading dict, wall seconds)``;
         a runner that raises gives a ``failed`` outcome naming the exception."""
         self._segment = segment
-        token = self._meter.begin()
-        t0 = time.perf_counter()
-        try:
-            outcome = self._runner(item, self._ctx)
-        except Exception as exc:  # a failed job is data for the backend, not a dead worker
-            outcome = JobOutcome("failed", reason=one_line(exc))
-        wall = time.perf_counter() - t0
-        reading = self._meter.end(token)
-        return item.job_id, asdict(outcome), reading.to_dict(), wall
+        outcome, reading, wall = run_segment(self._runner, self._meter, item, self._ctx)
+        return item.job_id, asdict(outcome), reading, wall
 
 
 class RayBackend(WorkerPool):

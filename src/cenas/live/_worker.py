@@ -45,6 +45,7 @@ class WorkerSetup:
         threads: Torch threads of a CPU worker.
         runner: ``module:function`` of the job runner.
         seed: Seed of the validation split.
+        devices: Every worker's device (to know how many share a GPU).
     """
 
     root: str
@@ -57,6 +58,13 @@ class WorkerSetup:
     threads: int = 1
     runner: str = "cenas.live._worker:run_nb201_job"
     seed: int = 0
+    devices: tuple[str, ...] = ()
+
+    def shared_by(self, device: str) -> int:
+        """Workers sharing ``device`` (a GPU's measured energy is split equally among them)."""
+        if not device.startswith("cuda"):
+            return 1
+        return max(1, self.devices.count(device))
 
 
 @dataclass(frozen=True)
@@ -219,6 +227,27 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     return redact(text[:limit] + where)
 
 
+def run_segment(
+    runner: Callable[[WorkItem, WorkerContext], JobOutcome],
+    meter: Any,
+    item: WorkItem,
+    ctx: WorkerContext,
+) -> tuple[JobOutcome, dict[str, Any], float]:
+    """Run one job segment inside ``meter``: its outcome, the meter's reading, wall seconds.
+
+    A runner that raises gives a ``failed`` outcome whose reason names the exception (a
+    failed job is data for the backend, not a dead worker).
+    """
+    token = meter.begin()
+    t0 = time.perf_counter()
+    try:
+        outcome = runner(item, ctx)
+    except Exception as exc:
+        outcome = JobOutcome("failed", reason=one_line(exc))
+    wall = time.perf_counter() - t0
+    return outcome, meter.end(token).to_dict(), wall
+
+
 def worker_main(index: int, device: str, setup: WorkerSetup, inbox: Any, outbox: Any, pause: Any):  # type: ignore[no-untyped-def]
     """Body of a worker process: run :class:`WorkItem` s from ``inbox`` until ``None``.
 
@@ -234,7 +263,7 @@ def worker_main(index: int, device: str, setup: WorkerSetup, inbox: Any, outbox:
     if device == "cpu":
         torch.set_num_threads(max(1, setup.threads))
     runner = load_runner(setup.runner)
-    meter = auto_meter(device, threads=setup.threads)
+    meter = auto_meter(device, threads=setup.threads, shared_by=setup.shared_by(device))
     ctx = WorkerContext(setup, device, pause.is_set)
     outbox.put(("ready", index, os.getpid()))
     parent = os.getppid()
@@ -247,15 +276,8 @@ def worker_main(index: int, device: str, setup: WorkerSetup, inbox: Any, outbox:
             continue
         if item is None:
             break
-        token = meter.begin()
-        t0 = time.perf_counter()
-        try:
-            outcome = runner(item, ctx)
-        except Exception as exc:  # a failed job is data for the backend, not a dead worker
-            outcome = JobOutcome("failed", reason=one_line(exc))
-        wall = time.perf_counter() - t0
-        reading = meter.end(token)
-        outbox.put(("result", index, item.job_id, asdict(outcome), reading.to_dict(), wall))
+        outcome, reading, wall = run_segment(runner, meter, item, ctx)
+        outbox.put(("result", index, item.job_id, asdict(outcome), reading, wall))
     with contextlib.suppress(Exception):
         outbox.close()
 
@@ -268,5 +290,6 @@ __all__ = [
     "load_runner",
     "one_line",
     "run_nb201_job",
+    "run_segment",
     "worker_main",
 ]
