@@ -1,11 +1,14 @@
 """Search spaces: encode, decode, sample and vectorise architectures.
 
 :class:`SearchSpace` is the protocol every space implements (:class:`IndexedSpace` adds
-indices for enumerable ones); :class:`NB201Space` is NAS-Bench-201's cell space.
+indices for enumerable ones); :class:`NB201Space` is NAS-Bench-201's cell space and
+:class:`Genotype` a DARTS cell pair (with DARTS's ``PRIMITIVES`` and its published
+``DARTS_V1`` and ``DARTS_V2``).
 """
 
 from __future__ import annotations
 
+from cenas.space._darts import DARTS_V1, DARTS_V2, PRIMITIVES, Genotype
 from cenas.space._nb201 import NB201_EDGES, NB201_OPS, NB201Space
 from cenas.space._protocol import (
     Encoding,
@@ -16,9 +19,13 @@ from cenas.space._protocol import (
 )
 
 __all__ = [
+    "DARTS_V1",
+    "DARTS_V2",
     "NB201_EDGES",
     "NB201_OPS",
+    "PRIMITIVES",
     "Encoding",
+    "Genotype",
     "IndexedSpace",
     "NB201Space",
     "SearchSpace",
