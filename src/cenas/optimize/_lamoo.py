@@ -130,7 +130,9 @@ def svm_decision_all(
     factorises over dimensions, ``k(x, s) = prod_d exp(-gamma (x_d - s_d)^2)``, and each
     ``x_d`` takes one of ``n_ops`` values, so the decision of every cell is the product of
     two small tables (first and last edges) contracted over support vectors. The linear
-    kernel uses ``coef_``; other kernels call ``decision_function``.
+    kernel uses ``coef_``; other kernels, and any space that is not such a grid (a
+    :class:`~cenas.space.PooledSpace` of DARTS cells), call ``decision_function`` on every
+    vector in chunks.
 
     Args:
         clf: Fitted ``SVC`` (classes ``0``/``1``; positive decision means class 1).
@@ -141,7 +143,7 @@ def svm_decision_all(
     Returns:
         Decision values ``(space.size,)``.
     """
-    if clf.kernel == "rbf":
+    if clf.kernel == "rbf" and hasattr(space, "n_ops") and hasattr(space, "n_edges"):
         sv = clf.support_vectors_
         coef = clf.dual_coef_[0]
         centres = space.to_vector(np.arange(space.n_ops))  # (n_ops,)

@@ -58,9 +58,14 @@ def encode_cells(
             edge separately) or ``vector`` (the space's continuous encoding, ``n_edges``
             features).
 
+    A space without fixed edges and operations (a :class:`~cenas.space.PooledSpace` of DARTS
+    cells) gives its own vectors for either encoding (DARTS's are already one-hot).
+
     Returns:
         Features ``(n, d)`` in ``[0, 1]``.
     """
+    if not hasattr(space, "indices_to_ops"):
+        return space.indices_to_vectors(np.asarray(cells, dtype=np.int64))
     ops = space.indices_to_ops(np.asarray(cells, dtype=np.int64))
     if encoding == "onehot":
         eye = np.eye(space.n_ops, dtype=np.float64)

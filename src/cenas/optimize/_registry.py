@@ -59,6 +59,11 @@ def make_optimizer(
     key = name.strip().lower()
     if key not in _FACTORIES:
         raise ConfigError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+    if key == "nsga2" and not hasattr(space, "n_edges"):
+        raise ConfigError(
+            f"optimizer 'nsga2': its genes are the edges of a fixed cell (NAS-Bench-201); "
+            f"the {space.name} space has none; use lamoo, lamoo-qnehvi, qnehvi or random"
+        )
     try:
         return _FACTORIES[key](space, ref_point, seed, **kwargs)
     except (TypeError, ValueError) as exc:

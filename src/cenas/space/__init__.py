@@ -18,6 +18,7 @@ from cenas.space._darts import (
     parse_genotype,
 )
 from cenas.space._nb201 import NB201_EDGES, NB201_OPS, NB201Space
+from cenas.space._pooled import PooledSpace
 from cenas.space._protocol import (
     Encoding,
     IndexedSpace,
@@ -37,6 +38,7 @@ __all__ = [
     "Genotype",
     "IndexedSpace",
     "NB201Space",
+    "PooledSpace",
     "SearchSpace",
     "SpaceError",
     "SpaceSampler",
