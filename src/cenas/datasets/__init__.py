@@ -7,6 +7,7 @@ from cenas.datasets._types import (
     BatchLoader,
     ImageSet,
     augment,
+    cutout,
     normalize,
     train_val_split,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "BatchLoader",
     "ImageSet",
     "augment",
+    "cutout",
     "load_cifar",
     "normalize",
     "packaged_subset_path",

@@ -4,8 +4,11 @@ Images stay ``uint8`` tensors ``(N, 3, H, W)`` in memory (all of CIFAR-10 is 184
 each batch is augmented and normalised on the device that trains on it, so a GPU is not
 starved by a Python data loader. The augmentation is NAS-Bench-201's (Dong & Yang, ICLR
 2020): a random 32x32 crop of the image padded by 4 zero pixels, a random horizontal flip,
-then per-channel normalisation. Batch order and augmentation are a pure function of
-``(seed, epoch)``, so a training resumed at any epoch sees exactly the batches an
+then per-channel normalisation. DARTS (Liu, Simonyan, Yang, ICLR 2019) adds cutout
+(DeVries & Taylor, "Improved Regularization of Convolutional Neural Networks with Cutout",
+2017) after the normalisation: a square of side 16 at a uniformly random centre, clipped at
+the border, is set to 0 (:func:`cutout`; off unless asked). Batch order and augmentation are
+a pure function of ``(seed, epoch)``, so a training resumed at any epoch sees exactly the batches an
 uninterrupted one would.
 
 torchvision is not used: its PyPI wheel for 0.28.0 fails to import beside the CPU wheel of
@@ -153,6 +156,30 @@ def augment(images: torch.Tensor, gen: torch.Generator, padding: int = 4) -> tor
     return out.permute(0, 3, 1, 2).contiguous()
 
 
+def cutout(images: torch.Tensor, gen: torch.Generator, length: int) -> torch.Tensor:
+    """Zero a ``length`` x ``length`` square of each image, as DARTS's ``Cutout`` does.
+
+    The square's centre is drawn uniformly over the pixels; its rows (columns) are
+    ``[centre - length // 2, centre + length // 2)`` clipped to the image, so a square at
+    the border is cut short. DARTS applies it after normalisation (a cut pixel is the mean).
+
+    Args:
+        images: Float batch ``(B, C, H, W)`` (on any device).
+        gen: CPU generator that draws the centres (rows first, then columns).
+        length: Side of the square in pixels (a positive integer).
+    """
+    b, _, h, w = images.shape
+    cy = torch.randint(0, h, (b,), generator=gen)
+    cx = torch.randint(0, w, (b,), generator=gen)
+    half = length // 2
+    rows = torch.arange(h)[None, :]
+    cols = torch.arange(w)[None, :]
+    in_rows = (rows >= (cy - half)[:, None]) & (rows < (cy + half)[:, None])
+    in_cols = (cols >= (cx - half)[:, None]) & (cols < (cx + half)[:, None])
+    cut = (in_rows[:, :, None] & in_cols[:, None, :]).to(images.device)
+    return images.masked_fill(cut[:, None, :, :], 0.0)
+
+
 class BatchLoader:
     """Seeded batches of an :class:`ImageSet`, augmented and normalised on ``device``.
 
@@ -165,6 +192,9 @@ class BatchLoader:
         device: Where batches are produced (the images are copied there once).
         drop_last: Drop a last, smaller batch.
         channels_last: Return batches in channels-last memory format (CUDA speed-up).
+        cutout: Side of the :func:`cutout` square applied to every normalised image, its
+            centres drawn after the batch's crop and flip (0: no cutout and no draws, so the
+            batches are exactly those of a loader without the option).
     """
 
     def __init__(
@@ -178,9 +208,12 @@ class BatchLoader:
         device: torch.device | str = "cpu",
         drop_last: bool = False,
         channels_last: bool = False,
+        cutout: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if cutout < 0:
+            raise ValueError(f"cutout must be non-negative, got {cutout}")
         self.data = data
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -189,6 +222,7 @@ class BatchLoader:
         self.device = torch.device(device)
         self.drop_last = drop_last
         self.channels_last = channels_last
+        self.cutout = int(cutout)
         self._images = data.images.to(self.device)
         self._labels = data.labels.to(self.device)
 
@@ -207,6 +241,8 @@ class BatchLoader:
             if self.augment:
                 x = augment(x, gen)
             xf = normalize(x, self.data.dataset)
+            if self.cutout > 0:
+                xf = cutout(xf, gen, self.cutout)
             if self.channels_last:
                 xf = xf.contiguous(memory_format=torch.channels_last)
             yield xf, self._labels[idx]
@@ -221,6 +257,7 @@ __all__ = [
     "BatchLoader",
     "ImageSet",
     "augment",
+    "cutout",
     "normalize",
     "train_val_split",
 ]

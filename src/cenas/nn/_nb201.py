@@ -21,25 +21,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from cenas.nn._common import ReLUConvBN, Zero, count_flops, count_params
 from cenas.space import NB201_EDGES, NB201_OPS, NB201Space
-
-
-class ReLUConvBN(nn.Sequential):
-    """ReLU, a bias-free convolution, then an affine batch norm."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out),
-        )
-
-
-class Zero(nn.Module):
-    """The ``none`` operation: a zero tensor of the input's shape."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mul(0.0)
 
 
 def make_op(name: str, channels: int) -> nn.Module:
@@ -209,30 +192,6 @@ def build_nb201(
 ) -> NB201Network:
     """Build the network of a cell given as an ``arch_str``, an index or operation indices."""
     return NB201Network(parse_arch(arch), channels, cells_per_stage, num_classes)
-
-
-def count_params(model: nn.Module) -> int:
-    """Trainable parameters (NAS-Bench-201 counts these, not batch-norm running stats)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def count_flops(model: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32)) -> int:
-    """FLOPs of one forward pass on one image, by PyTorch's ``FlopCounterMode``.
-
-    PyTorch counts a multiply-add as two FLOPs; NAS-Bench-201 reports multiply-adds
-    (half this number).
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    x = torch.zeros((1, *input_size), device=device)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(x)
-    model.train(was_training)
-    return int(counter.get_total_flops())
 
 
 __all__ = [

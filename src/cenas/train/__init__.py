@@ -1,7 +1,10 @@
-"""Real training of NAS-Bench-201 cells: NAS-Bench-201's recipe, resumable checkpoints."""
+"""Real training: NAS-Bench-201 cells and DARTS genotypes with their papers' recipes,
+resumable checkpoints."""
 
 from cenas.train._trainer import (
     CHECKPOINT_NAME,
+    LR_SCHEDULES,
+    DartsTrainConfig,
     TrainConfig,
     TrainProgress,
     TrainResult,
@@ -9,10 +12,13 @@ from cenas.train._trainer import (
     data_fingerprint,
     resolve_device,
     train,
+    train_darts,
 )
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "LR_SCHEDULES",
+    "DartsTrainConfig",
     "TrainConfig",
     "TrainProgress",
     "TrainResult",
@@ -20,4 +26,5 @@ __all__ = [
     "data_fingerprint",
     "resolve_device",
     "train",
+    "train_darts",
 ]

@@ -1,4 +1,4 @@
-"""Train one NAS-Bench-201 cell with NAS-Bench-201's recipe, resumably.
+"""Train one NAS-Bench-201 cell or one DARTS genotype with its paper's recipe, resumably.
 
 Dong & Yang, "NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture
 Search", ICLR 2020, trains every cell with: SGD with Nesterov momentum 0.9,
@@ -8,6 +8,26 @@ padding and horizontal flips. NAS-Bench-201 also reports a 12-epoch schedule (th
 ends at epoch 12), which CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024) uses as its
 low-fidelity estimate; :meth:`TrainConfig.low_fidelity` is that schedule.
 
+Liu, Simonyan, Yang, "DARTS: Differentiable Architecture Search", ICLR 2019 (section 3,
+appendix A.2 and the ``train.py`` of their code), train their CIFAR-10 evaluation network
+(20 cells, ``C=36``) with: SGD with momentum 0.9 (not Nesterov), learning rate 0.025
+annealed to 0 by a cosine over 600 epochs, weight decay 3e-4, batch 96, cutout of 16 pixels
+(DeVries & Taylor, 2017) on top of the crop and flip, drop path with a probability raised
+linearly from 0 to 0.2 over the epochs, an auxiliary classifier whose loss is added with
+weight 0.4, and gradients clipped to norm 5. :class:`DartsTrainConfig` holds that recipe and
+:func:`train_darts` runs it; as in the DARTS code the rate is changed once per epoch (epoch
+``e`` of ``E``, from 0, uses ``0.5 * lr * (1 + cos(pi * e / E))``) unless
+``lr_schedule="step"`` asks for NAS-Bench-201's per-iteration cosine, and epoch ``e`` drops
+paths with probability ``0.2 * e / E``.
+:meth:`DartsTrainConfig.low_fidelity` is a 10-epoch estimate at DARTS's search size (8
+cells, ``C=16``) without the auxiliary head, drop path or cutout: cenas's choice, not a
+published schedule.
+
+Both run through one job (:class:`_Job`): a network factory and the few things DARTS adds
+(the auxiliary loss, the drop-path ramp, gradient clipping, cutout, the per-epoch rate)
+are the only differences, and a NAS-Bench-201 job computes exactly what it did before
+DARTS was added.
+
 A job writes a checkpoint after every epoch (model, optimiser, scheduler, the epoch, the
 history, the configuration) by writing a temporary file and renaming it over the old one,
 so a job killed at any point resumes from its last completed epoch. Batch order and
@@ -15,9 +35,11 @@ augmentation are a pure function of ``(seed, epoch)`` (:class:`cenas.datasets.Ba
 and the global RNG is re-seeded at each epoch, so on CPU, where deterministic algorithms are
 enforced, a resumed job ends with exactly the weights, loss and accuracy of an uninterrupted
 one, in the same process or another, provided it runs with the same number of torch threads
-(CPU kernels split their sums by thread, so 1 and 2 threads differ in the last bits). A loss
-that becomes NaN or infinite ends the job with status ``failed`` and the epoch and step
-recorded; the checkpoint keeps the last good epoch.
+(CPU kernels split their sums by thread, so 1 and 2 threads differ in the last bits). Drop
+path draws its masks from the re-seeded global RNG and its probability is a function of the
+epoch, so DARTS jobs resume exactly too. A loss that becomes NaN or infinite ends the job
+with status ``failed`` and the epoch and step recorded; the checkpoint keeps the last good
+epoch.
 """
 
 from __future__ import annotations
@@ -31,7 +53,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
 
 import torch
 from torch import nn
@@ -39,7 +61,14 @@ from torch import nn
 from cenas._json import json_safe
 from cenas.datasets import BatchLoader, ImageSet
 from cenas.errors import CheckpointError, ConfigError, DataError
-from cenas.nn import build_nb201, count_params, parse_arch
+from cenas.nn import (
+    DartsNetwork,
+    build_darts,
+    build_nb201,
+    check_genotype,
+    count_params,
+    parse_arch,
+)
 from cenas.space import NB201Space
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -53,7 +82,55 @@ _EVAL_ONLY_FIELDS = frozenset({"eval_each_epoch", "eval_batch_size"})
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class _ConfigDict:
+    """``from_dict`` / ``to_dict`` of the recipe dataclasses (no fields of its own)."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Self:
+        """A config from :meth:`to_dict` output.
+
+        Raises:
+            ConfigError: For an unknown key or an invalid value.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{cls.__name__}: unknown field {unknown[0]!r}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-safe dictionary."""
+        return dataclasses.asdict(self)
+
+
+def _check_recipe(config: Any, sizes: tuple[str, ...]) -> None:
+    """Check the fields every recipe has, and the positive integers ``sizes``."""
+    cls = type(config).__name__
+    for name in ("epochs", "batch_size", *sizes, "eval_batch_size"):
+        value = getattr(config, name)
+        if not _is_int(value) or value < 1:
+            raise ConfigError(f"{cls}.{name}: must be a positive integer, got {value!r}")
+    if not _is_int(config.seed) or not 0 <= config.seed < 2**31:
+        raise ConfigError(f"{cls}.seed: must be an integer in [0, 2**31), got {config.seed!r}")
+    if not _is_real(config.lr) or not (math.isfinite(config.lr) and config.lr > 0):
+        raise ConfigError(f"{cls}.lr: must be a positive finite number, got {config.lr!r}")
+    if not _is_real(config.momentum) or not 0 <= config.momentum < 1:
+        raise ConfigError(f"{cls}.momentum: must be in [0, 1), got {config.momentum!r}")
+    if not _is_real(config.weight_decay) or not (
+        math.isfinite(config.weight_decay) and config.weight_decay >= 0
+    ):
+        raise ConfigError(
+            f"{cls}.weight_decay: must be a non-negative finite number, got {config.weight_decay!r}"
+        )
+    for name in ("nesterov", "augment", "eval_each_epoch"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(f"{cls}.{name}: must be true or false, got {getattr(config, name)!r}")
+    if config.nesterov and config.momentum == 0:
+        raise ConfigError(f"{cls}.nesterov: Nesterov momentum needs momentum > 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig(_ConfigDict):
     """How to train a cell; the defaults are NAS-Bench-201's 200-epoch recipe.
 
     Attributes:
@@ -85,32 +162,7 @@ class TrainConfig:
     eval_batch_size: int = 512
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "channels", "cells_per_stage", "eval_batch_size"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ConfigError(f"TrainConfig.{name}: must be a positive integer, got {value!r}")
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
-            raise ConfigError(
-                f"TrainConfig.seed: must be an integer in [0, 2**31), got {self.seed!r}"
-            )
-        if not _is_real(self.lr) or not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"TrainConfig.lr: must be a positive finite number, got {self.lr!r}")
-        if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
-            raise ConfigError(f"TrainConfig.momentum: must be in [0, 1), got {self.momentum!r}")
-        if not _is_real(self.weight_decay) or not (
-            math.isfinite(self.weight_decay) and self.weight_decay >= 0
-        ):
-            raise ConfigError(
-                "TrainConfig.weight_decay: must be a non-negative finite number, "
-                f"got {self.weight_decay!r}"
-            )
-        for name in ("nesterov", "augment", "eval_each_epoch"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(
-                    f"TrainConfig.{name}: must be true or false, got {getattr(self, name)!r}"
-                )
-        if self.nesterov and self.momentum == 0:
-            raise ConfigError("TrainConfig.nesterov: Nesterov momentum needs momentum > 0")
+        _check_recipe(self, ("channels", "cells_per_stage"))
 
     @classmethod
     def low_fidelity(cls, **overrides: Any) -> TrainConfig:
@@ -123,22 +175,109 @@ class TrainConfig:
         values.update(overrides)
         return cls(**values)
 
+
+LR_SCHEDULES = ("epoch", "step")
+"""Cosine granularities of :attr:`DartsTrainConfig.lr_schedule`."""
+
+
+@dataclass(frozen=True)
+class DartsTrainConfig(_ConfigDict):
+    """How to train a DARTS genotype; the defaults are DARTS's CIFAR-10 evaluation recipe.
+
+    Attributes:
+        epochs: Epochs of the schedule (600 in DARTS).
+        batch_size: Training images per step (96; the last, smaller batch is kept).
+        lr: Initial learning rate (0.025), annealed to 0 by a cosine.
+        momentum: SGD momentum (0.9).
+        nesterov: Nesterov momentum (DARTS: no).
+        weight_decay: L2 weight decay on every parameter (3e-4).
+        augment: Random crop (4 pixels of padding) and horizontal flip.
+        cutout: Side of the cutout square on every training image (16; 0 for none).
+        channels: ``C``, channels per node of the first cells (36).
+        layers: Cells (20).
+        auxiliary: Train with the auxiliary classifier after cell ``2 * layers // 3``.
+        auxiliary_weight: Weight of the auxiliary loss in the objective (0.4).
+        drop_path_prob: Drop-path probability of the last epoch; epoch ``e`` (from 0) of
+            ``E`` uses ``drop_path_prob * e / E`` (0.2).
+        grad_clip: Largest gradient norm (5.0), ``None`` for no clipping.
+        lr_schedule: ``"epoch"``: the cosine steps once per epoch, as in the DARTS code;
+            ``"step"``: it steps every iteration, as NAS-Bench-201's does.
+        seed: Seed of initialisation, batch order, augmentation and drop path.
+        eval_each_epoch: Also evaluate validation (and test) accuracy after every epoch.
+        eval_batch_size: Images per evaluation batch (does not change the results).
+    """
+
+    epochs: int = 600
+    batch_size: int = 96
+    lr: float = 0.025
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 3e-4
+    augment: bool = True
+    cutout: int = 16
+    channels: int = 36
+    layers: int = 20
+    auxiliary: bool = True
+    auxiliary_weight: float = 0.4
+    drop_path_prob: float = 0.2
+    grad_clip: float | None = 5.0
+    lr_schedule: Literal["epoch", "step"] = "epoch"
+    seed: int = 0
+    eval_each_epoch: bool = False
+    eval_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        _check_recipe(self, ("channels", "layers"))
+        cls = type(self).__name__
+        if not _is_int(self.cutout) or self.cutout < 0:
+            raise ConfigError(f"{cls}.cutout: must be a non-negative integer, got {self.cutout!r}")
+        if not isinstance(self.auxiliary, bool):
+            raise ConfigError(f"{cls}.auxiliary: must be true or false, got {self.auxiliary!r}")
+        if self.auxiliary and self.layers < 2:
+            raise ConfigError(f"{cls}.layers: the auxiliary head needs at least 2 cells")
+        if not _is_real(self.auxiliary_weight) or not (
+            math.isfinite(self.auxiliary_weight) and self.auxiliary_weight >= 0
+        ):
+            raise ConfigError(
+                f"{cls}.auxiliary_weight: must be a non-negative finite number, "
+                f"got {self.auxiliary_weight!r}"
+            )
+        if not _is_real(self.drop_path_prob) or not 0 <= self.drop_path_prob < 1:
+            raise ConfigError(
+                f"{cls}.drop_path_prob: must be in [0, 1), got {self.drop_path_prob!r}"
+            )
+        if self.grad_clip is not None and (
+            not _is_real(self.grad_clip)
+            or not (math.isfinite(self.grad_clip) and self.grad_clip > 0)
+        ):
+            raise ConfigError(
+                f"{cls}.grad_clip: must be a positive finite number or None, got {self.grad_clip!r}"
+            )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(
+                f"{cls}.lr_schedule: must be one of {', '.join(LR_SCHEDULES)}, "
+                f"got {self.lr_schedule!r}"
+            )
+
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """A config from :meth:`to_dict` output.
+    def low_fidelity(cls, **overrides: Any) -> DartsTrainConfig:
+        """A short estimate: 10 epochs at DARTS's search size (8 cells, ``C=16``) with no
+        auxiliary head, drop path or cutout; the rest of DARTS's recipe (the cosine ends at
+        epoch 10). cenas's choice, not a published schedule.
 
-        Raises:
-            ConfigError: For an unknown key or an invalid value.
+        Args:
+            **overrides: Any other field (these too).
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"TrainConfig: unknown field {unknown[0]!r}")
+        values: dict[str, Any] = {
+            "epochs": 10,
+            "channels": 16,
+            "layers": 8,
+            "auxiliary": False,
+            "drop_path_prob": 0.0,
+            "cutout": 0,
+        }
+        values.update(overrides)
         return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-safe dictionary."""
-        return dataclasses.asdict(self)
 
 
 def _is_int(value: object) -> bool:
@@ -179,7 +318,8 @@ class TrainResult:
     all the sessions it was resumed in, except ``wall_seconds`` (this call only).
 
     Attributes:
-        arch: The cell as an ``arch_str``.
+        arch: The architecture: a NAS-Bench-201 ``arch_str``, or a DARTS genotype as DARTS
+            prints it (``Genotype(normal=[...], ...)``).
         status: ``completed``, ``stopped`` (ended by ``max_epochs`` before the schedule's
             end) or ``failed`` (the loss became NaN or infinite).
         epochs: Epochs of the schedule.
@@ -193,14 +333,15 @@ class TrainResult:
         train_seconds: Seconds of all completed epochs (training only).
         epoch_seconds: Seconds of each completed epoch, in order.
         images_per_second: Training images per second over the completed epochs.
-        params: Trainable parameters of the network.
+        params: Trainable parameters of the network (of a DARTS network without its
+            auxiliary head, which only training uses, as DARTS reports sizes).
         device: The device it trained on.
         resumed_from: Epochs completed before this call (0 for a fresh job).
         reason: Why the job failed, in words (``""`` otherwise).
         failure: ``{"epoch", "step", "loss"}`` of the first non-finite loss, else ``None``.
         history: One record per completed epoch (loss, training accuracy, seconds, learning
             rate, and accuracies when evaluated each epoch).
-        config: The :class:`TrainConfig` as a dictionary.
+        config: The :class:`TrainConfig` or :class:`DartsTrainConfig` as a dictionary.
         model: The trained network (not stored by :meth:`to_dict`).
     """
 
@@ -329,23 +470,90 @@ def _check_data(data: ImageSet, name: str, num_classes: int | None = None) -> No
         raise DataError(f"{name}: {data.num_classes} classes, the training set has {num_classes}")
 
 
+_AnyConfig = TrainConfig | DartsTrainConfig
+
+
+@dataclass(frozen=True)
+class _Network:
+    """What one kind of network brings to a job; the rest of the job is common.
+
+    Attributes:
+        arch: The architecture as a string (checkpoints record it).
+        build: Builds the network for a number of classes (called under the seed).
+        count: Parameters the result reports.
+        cutout: Cutout side on the training images (0: none).
+        auxiliary_weight: Weight of the auxiliary logits' loss, if the network returns them.
+        grad_clip: Largest gradient norm, or ``None``.
+        per_epoch_lr: The cosine steps once per epoch (else every iteration).
+        set_epoch: Called with the network and the epoch (from 0) before it starts.
+    """
+
+    arch: str
+    build: Callable[[int], nn.Module]
+    count: Callable[[nn.Module], int] = count_params
+    cutout: int = 0
+    auxiliary_weight: float = 0.0
+    grad_clip: float | None = None
+    per_epoch_lr: bool = False
+    set_epoch: Callable[[nn.Module, int], None] | None = None
+
+
+def _nb201_network(arch: str, config: TrainConfig) -> _Network:
+    """The NAS-Bench-201 network of a cell, as it always trained."""
+
+    def build(num_classes: int) -> nn.Module:
+        return build_nb201(arch, config.channels, config.cells_per_stage, num_classes)
+
+    return _Network(arch, build)
+
+
+def _darts_network(genotype: Any, config: DartsTrainConfig) -> _Network:
+    """The DARTS CIFAR network of a checked genotype with its recipe's extras."""
+
+    def build(num_classes: int) -> nn.Module:
+        return build_darts(genotype, config.channels, config.layers, num_classes, config.auxiliary)
+
+    def set_epoch(model: nn.Module, epoch: int) -> None:
+        assert isinstance(model, DartsNetwork)
+        model.drop_path_prob = config.drop_path_prob * epoch / config.epochs
+
+    return _Network(
+        repr(genotype),
+        build,
+        count=lambda model: count_params(model, ("auxiliary_head",)),
+        cutout=config.cutout,
+        auxiliary_weight=config.auxiliary_weight,
+        grad_clip=config.grad_clip,
+        per_epoch_lr=config.lr_schedule == "epoch",
+        set_epoch=set_epoch,
+    )
+
+
+def _main_and_aux(out: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(logits, auxiliary logits or None)`` of a network that returns logits or a pair."""
+    if isinstance(out, tuple):
+        return out[0], out[1]
+    return out, None
+
+
 class _Job:
     """The state of one training job: network, optimiser, scheduler, loaders, history."""
 
     def __init__(
         self,
-        arch: str,
+        network: _Network,
         train_set: ImageSet,
-        config: TrainConfig,
+        config: _AnyConfig,
         device: torch.device,
     ) -> None:
-        self.arch = arch
+        self.network = network
+        self.arch = network.arch
         self.config = config
         self.device = device
         self.cuda = device.type == "cuda"
         torch.manual_seed(config.seed)
-        model = build_nb201(arch, config.channels, config.cells_per_stage, train_set.num_classes)
-        self.params = count_params(model)
+        model = network.build(train_set.num_classes)
+        self.params = network.count(model)
         model = model.to(device)
         if self.cuda:
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -365,13 +573,18 @@ class _Job:
             seed=config.seed,
             device=device,
             channels_last=self.cuda,
+            cutout=network.cutout,
         )
         self.steps_per_epoch = len(self.loader)
         self.total_steps = self.steps_per_epoch * config.epochs
         total = self.total_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: cosine_factor(step, total)
-        )
+        factor: Callable[[int], float]
+        if network.per_epoch_lr:
+            per_epoch, epochs = self.steps_per_epoch, config.epochs
+            factor = lambda step: cosine_factor(step // per_epoch, epochs)  # noqa: E731
+        else:
+            factor = lambda step: cosine_factor(step, total)  # noqa: E731
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.loss_fn = nn.CrossEntropyLoss()
@@ -470,6 +683,10 @@ class _Job:
         epoch = self.epoch
         torch.manual_seed(_epoch_seed(self.config.seed, epoch))
         self.model.train()
+        if self.network.set_epoch is not None:
+            self.network.set_epoch(self.model, epoch)
+        aux_weight = self.network.auxiliary_weight
+        grad_clip = self.network.grad_clip
         check_every = 25 if self.cuda else 1
         losses: list[torch.Tensor] = []
         sizes: list[int] = []
@@ -479,9 +696,13 @@ class _Job:
         for step, (x, y) in enumerate(self.loader.epoch(epoch), start=1):
             self.optimizer.zero_grad(set_to_none=True)
             with self.autocast():
-                logits = self.model(x)
+                logits, aux = _main_and_aux(self.model(x))
                 loss = self.loss_fn(logits.float(), y)
+                if aux is not None and aux_weight > 0:
+                    loss = loss + aux_weight * self.loss_fn(aux.float(), y)
             loss.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
             self.optimizer.step()
             self.scheduler.step()
             losses.append(loss.detach())
@@ -542,7 +763,7 @@ class _Job:
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         for x, y in loader.epoch(0):
             with self.autocast():
-                logits = self.model(x).float()
+                logits = _main_and_aux(self.model(x))[0].float()
             correct += (logits.argmax(1) == y).sum()
             loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").double()
         n = len(data)
@@ -606,6 +827,103 @@ def train(
         arch_str = NB201Space().to_str(parse_arch(arch))
     except ValueError as exc:
         raise ConfigError(f"arch: {exc}") from exc
+    return _run(
+        _nb201_network(arch_str, config),
+        config,
+        train_set,
+        val_set,
+        device,
+        checkpoint_dir,
+        test_set,
+        progress,
+        max_epochs,
+        stop,
+        t_start,
+    )
+
+
+def train_darts(
+    genotype: Any,
+    train_set: ImageSet,
+    val_set: ImageSet | None,
+    config: DartsTrainConfig | None = None,
+    device: str | torch.device = "cpu",
+    checkpoint_dir: str | Path | None = None,
+    test_set: ImageSet | None = None,
+    progress: Callable[[TrainProgress], None] | None = None,
+    max_epochs: int | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train one DARTS genotype's CIFAR network with DARTS's recipe and measure it.
+
+    Builds ``cenas.nn.build_darts(genotype, config.channels, config.layers,
+    train_set.num_classes, config.auxiliary)`` under ``torch.manual_seed(config.seed)`` and
+    trains it with ``config`` (DARTS's 600-epoch evaluation recipe by default; see
+    :class:`DartsTrainConfig`) through the same job as :func:`train`: the same checkpoints
+    and exact resume, failure on a non-finite loss, ``max_epochs``, ``stop`` and
+    ``progress``, CPU determinism and CUDA channels-last with bfloat16 autocast. The
+    training loss (``train_loss``) is the objective minimised: the classifier's
+    cross-entropy plus ``auxiliary_weight`` times the auxiliary head's. Evaluation uses the
+    main classifier only, without drop path; ``params`` leaves out the auxiliary head.
+
+    Args:
+        genotype: A :class:`cenas.space.Genotype` (or anything with its four fields).
+        train_set: Training images (32x32).
+        val_set: Validation images, evaluated at the end (``None`` for none).
+        config: The recipe; ``DartsTrainConfig()`` (600 epochs) if ``None``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
+        checkpoint_dir: Directory of the job's checkpoint (created if missing).
+        test_set: Test images, evaluated at the end when given.
+        progress: Called after every training step and at every epoch end.
+        max_epochs: Stop once this many epochs are done, with status ``stopped``.
+        stop: Asked after every epoch; ``True`` ends the job there with status ``stopped``.
+
+    Returns:
+        The :class:`TrainResult`; ``arch`` is the genotype as DARTS prints it.
+
+    Raises:
+        ConfigError: For a malformed genotype, a bad device or ``max_epochs``.
+        DataError: For a data set that is not ``uint8`` images with matching labels.
+        CheckpointError: For a checkpoint that is unreadable or belongs to another
+            genotype, config or training set.
+    """
+    t_start = time.perf_counter()
+    config = config if config is not None else DartsTrainConfig()
+    if not isinstance(config, DartsTrainConfig):
+        raise ConfigError(f"config: expected a DartsTrainConfig, got {type(config).__name__}")
+    try:
+        checked = check_genotype(genotype)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return _run(
+        _darts_network(checked, config),
+        config,
+        train_set,
+        val_set,
+        device,
+        checkpoint_dir,
+        test_set,
+        progress,
+        max_epochs,
+        stop,
+        t_start,
+    )
+
+
+def _run(
+    network: _Network,
+    config: _AnyConfig,
+    train_set: ImageSet,
+    val_set: ImageSet | None,
+    device: str | torch.device,
+    checkpoint_dir: str | Path | None,
+    test_set: ImageSet | None,
+    progress: Callable[[TrainProgress], None] | None,
+    max_epochs: int | None,
+    stop: Callable[[], bool] | None,
+    t_start: float,
+) -> TrainResult:
+    """The job of :func:`train` and :func:`train_darts` once the network is known."""
     dev = resolve_device(device)
     if max_epochs is not None and (not _is_int(max_epochs) or max_epochs < 1):
         raise ConfigError(f"max_epochs: must be a positive integer, got {max_epochs!r}")
@@ -630,7 +948,7 @@ def train(
         fingerprint = data_fingerprint(train_set)
 
     with _numerics(dev):
-        job = _Job(arch_str, train_set, config, dev)
+        job = _Job(network, train_set, config, dev)
         if ckpt is not None and ckpt.exists():
             job.load(ckpt, fingerprint)
         resumed_from = job.epoch
@@ -686,7 +1004,7 @@ def train(
     train_seconds = sum(epoch_seconds)
     images = sum(int(r["images"]) for r in job.history)
     return TrainResult(
-        arch=arch_str,
+        arch=network.arch,
         status=status,
         epochs=config.epochs,
         epochs_completed=job.epoch,
@@ -723,6 +1041,8 @@ def _evaluate_into(
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "LR_SCHEDULES",
+    "DartsTrainConfig",
     "TrainConfig",
     "TrainProgress",
     "TrainResult",
@@ -730,4 +1050,5 @@ __all__ = [
     "data_fingerprint",
     "resolve_device",
     "train",
+    "train_darts",
 ]
