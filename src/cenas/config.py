@@ -91,6 +91,11 @@ class StudyConfig:
         carbon_zone: Live: the provider's zone (Electricity Maps) or region (WattTime);
             ``None``: ``zone``.
         carbon_url: Live: the provider's base URL (``None``: its public API).
+        space: Live: ``nb201`` (NAS-Bench-201 cells) or ``darts`` (DARTS normal and
+            reduction cells, searched over a seeded pool of ``pool_size`` genotypes).
+        layers: Live, ``darts``: cells of the trained networks (8 at DARTS's search size).
+        pool_size: Live, ``darts``: genotypes in the seeded candidate pool the optimiser
+            searches (the space itself, about 2.8e20 cells, is never enumerated).
     """
 
     task: str = "nb201-cifar10-fpga"
@@ -130,6 +135,9 @@ class StudyConfig:
     carbon: str = "trace"
     carbon_zone: str | None = None
     carbon_url: str | None = None
+    space: str = "nb201"
+    layers: int = 8
+    pool_size: int = 5000
 
     def validate(self) -> StudyConfig:
         """Check every field; raise :class:`ConfigError` with a one-line message.
@@ -237,6 +245,20 @@ class StudyConfig:
                 f"estimator: {self.estimator!r} needs a supernet trained before the search, "
                 "which live mode does not schedule yet; use a zero-cost proxy or low-fidelity"
             )
+        if self.space not in ("nb201", "darts"):
+            raise ConfigError(f"space: must be 'nb201' or 'darts', got {self.space!r}")
+        if self.space == "darts" and not (
+            (self.estimator.startswith("zero-cost:") and self.estimator != "zero-cost:vote")
+            or self.estimator == "low-fidelity"
+        ):
+            raise ConfigError(
+                f"estimator: {self.estimator!r} does not apply to the darts space; use a "
+                "zero-cost proxy (zero-cost:synflow, ...) or low-fidelity"
+            )
+        if self.space == "darts" and self.layers < 3:
+            raise ConfigError(f"layers: a DARTS network needs at least 3 cells, got {self.layers}")
+        if self.pool_size < 1:
+            raise ConfigError(f"pool_size: must be positive, got {self.pool_size}")
         if self.step_minutes is not None and self.step_minutes <= 0:
             raise ConfigError(f"step_minutes: must be positive, got {self.step_minutes}")
         for name in ("train_epochs", "channels", "cells_per_stage", "threads"):

@@ -658,7 +658,7 @@ def _arch_row(task: Any, a: Any) -> tuple[Any, ...]:
         *([*true, None, None][:2] if true is not None else (None, None)),
         a.estimate_step,
         a.train_step,
-        json.dumps(arch_str),
+        json.dumps(task.encode(a.arch) if hasattr(task, "encode") else arch_str),
         None if est is None else json.dumps(est),
         None if true is None else json.dumps(true),
     )

@@ -212,6 +212,27 @@ CarbonUrlOpt = Annotated[
 ]
 
 
+SpaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--space",
+        help="Live: nb201 (NAS-Bench-201 cells, default) or darts (DARTS normal + reduction "
+        "cells).",
+    ),
+]
+LayersOpt = Annotated[
+    int | None,
+    typer.Option("--layers", help=f"Live, darts: cells of the networks (default {_D.layers})."),
+]
+PoolOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--pool-size",
+        help=f"Live, darts: genotypes in the seeded candidate pool (default {_D.pool_size}).",
+    ),
+]
+
+
 def build_config(config_file: Path | None, **flags: Any) -> StudyConfig:
     """Embedded default < config file < flags; validated."""
     data: dict[str, Any] = StudyConfig().to_dict()
@@ -274,6 +295,9 @@ _RESUME_KEEPS = (
     "carbon",
     "carbon_zone",
     "carbon_url",
+    "space",
+    "layers",
+    "pool_size",
 )
 """Options that would change a study: with ``--resume`` they are refused, not ignored."""
 
@@ -317,6 +341,9 @@ def search(
     carbon: CarbonOpt = None,
     carbon_zone: CarbonZoneOpt = None,
     carbon_url: CarbonUrlOpt = None,
+    space: SpaceOpt = None,
+    layers: LayersOpt = None,
+    pool_size: PoolOpt = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -392,6 +419,9 @@ def search(
         carbon=carbon,
         carbon_zone=carbon_zone,
         carbon_url=carbon_url,
+        space=space,
+        layers=layers,
+        pool_size=pool_size,
     )
     if resume is not None:
         conflicts = resume_conflicts(
@@ -584,8 +614,13 @@ def live_rows(cfg: StudyConfig, engine: Any) -> list[tuple[str, str]]:
         ("data", cfg.data or "packaged CIFAR-10 subset (3,000 train images)"),
         (
             "networks",
-            f"NB201 C={cfg.channels} N={cfg.cells_per_stage}, {cfg.train_epochs}-epoch "
-            f"trainings, estimator {cfg.estimator}",
+            (
+                f"DARTS cells C={cfg.channels}, {cfg.layers} layers (pool of {cfg.pool_size} "
+                f"genotypes)"
+                if cfg.space == "darts"
+                else f"NB201 C={cfg.channels} N={cfg.cells_per_stage}"
+            )
+            + f", {cfg.train_epochs}-epoch trainings, estimator {cfg.estimator}",
         ),
     ]
     if cfg.step_minutes is not None:

@@ -11,12 +11,20 @@ from __future__ import annotations
 from cenas.live._build import build_live_engine, make_backend, resolve_devices, worker_setup
 from cenas.live._local import BackendError, LocalBackend
 from cenas.live._ray import RayBackend
-from cenas.live._task import LiveNB201Task
-from cenas.live._worker import JobOutcome, WorkerContext, WorkerSetup, WorkItem, run_nb201_job
+from cenas.live._task import LiveDartsTask, LiveNB201Task
+from cenas.live._worker import (
+    JobOutcome,
+    WorkerContext,
+    WorkerSetup,
+    WorkItem,
+    run_darts_job,
+    run_nb201_job,
+)
 
 __all__ = [
     "BackendError",
     "JobOutcome",
+    "LiveDartsTask",
     "LiveNB201Task",
     "LocalBackend",
     "RayBackend",
@@ -26,6 +34,7 @@ __all__ = [
     "build_live_engine",
     "make_backend",
     "resolve_devices",
+    "run_darts_job",
     "run_nb201_job",
     "worker_setup",
 ]

@@ -12,7 +12,7 @@ from cenas.engine.clock import WallClock
 from cenas.engine.loop import Engine, EngineConfig, StepRecord
 from cenas.engine.signal import CarbonSignal
 from cenas.errors import ConfigError
-from cenas.live._task import LiveNB201Task
+from cenas.live._task import LiveDartsTask, LiveNB201Task
 from cenas.live._worker import WorkerSetup
 
 
@@ -36,18 +36,46 @@ def resolve_devices(device: str, workers: int) -> list[str]:
     return [f"cuda:{w % n}" for w in range(workers)]
 
 
-def worker_setup(config: StudyConfig, root: Path, devices: list[str] | None = None) -> WorkerSetup:
-    """What every worker of a live study loads and runs."""
-    from cenas.train import TrainConfig
+NB201_RUNNER = "cenas.live._worker:run_nb201_job"
+DARTS_RUNNER = "cenas.live._worker:run_darts_job"
 
-    train = TrainConfig(
-        epochs=config.train_epochs,
-        channels=config.channels,
-        cells_per_stage=config.cells_per_stage,
-        seed=config.seed,
-    )
+
+def make_task(config: StudyConfig) -> LiveNB201Task | LiveDartsTask:
+    """The live task of a config's space."""
+    if config.space == "darts":
+        return LiveDartsTask(config.channels, config.layers, 10, config.pool_size, config.seed)
+    return LiveNB201Task(config.channels, config.cells_per_stage, 10)
+
+
+def worker_setup(config: StudyConfig, root: Path, devices: list[str] | None = None) -> WorkerSetup:
+    """What every worker of a live study loads and runs.
+
+    A DARTS study trains with :class:`cenas.train.DartsTrainConfig` (DARTS's recipe: cutout,
+    drop path, auxiliary head, gradient clipping) at ``channels`` and ``layers``, for
+    ``train_epochs``; an NB201 study with :class:`cenas.train.TrainConfig`.
+    """
+    from cenas.train import DartsTrainConfig, TrainConfig
+
+    runner = config.runner
+    train: DartsTrainConfig | TrainConfig
+    if config.space == "darts":
+        train = DartsTrainConfig(
+            epochs=config.train_epochs,
+            channels=config.channels,
+            layers=config.layers,
+            seed=config.seed,
+        )
+        if runner == NB201_RUNNER:
+            runner = DARTS_RUNNER
+    else:
+        train = TrainConfig(
+            epochs=config.train_epochs,
+            channels=config.channels,
+            cells_per_stage=config.cells_per_stage,
+            seed=config.seed,
+        )
     opts: dict[str, Any] = {}
-    if config.estimator == "low-fidelity":
+    if config.estimator == "low-fidelity" and config.space != "darts":
         opts = {
             "channels": config.channels,
             "cells_per_stage": config.cells_per_stage,
@@ -61,13 +89,13 @@ def worker_setup(config: StudyConfig, root: Path, devices: list[str] | None = No
         estimator=config.estimator,
         estimator_opts=opts,
         threads=config.threads,
-        runner=config.runner,
+        runner=runner,
         seed=config.seed,
         devices=tuple(devices or ()),
     )
 
 
-def make_backend(config: StudyConfig, root: Path, task: LiveNB201Task) -> Backend:
+def make_backend(config: StudyConfig, root: Path, task: LiveNB201Task | LiveDartsTask) -> Backend:
     """The configured live backend with its workers started."""
     devices = resolve_devices(config.device, config.gpus)
     setup = worker_setup(config, root, devices)
@@ -124,7 +152,7 @@ def build_live_engine(
     from cenas.signals import build_signal, resolve_trace
 
     config.validate()
-    task = LiveNB201Task(config.channels, config.cells_per_stage, 10)
+    task = make_task(config)
     if signal is None and config.carbon != "trace":
         signal = live_signal(config)
     elif signal is None:
@@ -144,7 +172,9 @@ def build_live_engine(
         step_seconds=step_seconds,
     )
     try:
-        optimizer = make_optimizer(config.optimizer, task.space, task.ref_point, seed=config.seed)
+        # the optimisers are typed to NB201's space; a PooledSpace offers the same indexed API
+        space: Any = task.space
+        optimizer = make_optimizer(config.optimizer, space, task.ref_point, seed=config.seed)
     except ValueError as exc:
         raise ConfigError(f"optimizer: {exc}") from None
     policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
@@ -161,4 +191,13 @@ def build_live_engine(
     )
 
 
-__all__ = ["build_live_engine", "live_signal", "make_backend", "resolve_devices", "worker_setup"]
+__all__ = [
+    "DARTS_RUNNER",
+    "NB201_RUNNER",
+    "build_live_engine",
+    "live_signal",
+    "make_backend",
+    "make_task",
+    "resolve_devices",
+    "worker_setup",
+]

@@ -198,6 +198,98 @@ def run_nb201_job(item: WorkItem, ctx: WorkerContext) -> JobOutcome:
     raise ConfigError(f"job {item.job_id}: unknown kind {item.kind!r}")
 
 
+def _logits_only(net: Any) -> Any:
+    """A DARTS network whose forward returns only the main logits (for the proxies)."""
+    import torch.nn as tnn
+
+    class LogitsOnly(tnn.Module):
+        def __init__(self, inner: tnn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: Any) -> Any:
+            return self.inner(x)[0]
+
+    return LogitsOnly(net)
+
+
+def run_darts_job(item: WorkItem, ctx: WorkerContext) -> JobOutcome:
+    """Train or estimate one DARTS genotype for real (Liu, Simonyan, Yang, ICLR 2019).
+
+    Training: :func:`cenas.train.train_darts` with the setup's recipe
+    (:class:`cenas.train.DartsTrainConfig` fields in ``setup.train``) and the job's checkpoint
+    folder, pausing at the first epoch end after the backend asks; objectives
+    ``(-validation accuracy %, parameters in millions without the auxiliary head)``.
+    Estimate: ``zero-cost:<proxy>`` on the freshly initialised network (the same proxy
+    definitions and seeded batch as NAS-Bench-201's, :mod:`cenas.estimators._proxies`), or
+    ``low-fidelity``: :meth:`DartsTrainConfig.low_fidelity` training at the same size.
+    """
+    import torch
+
+    from cenas.estimators._proxies import compute_proxy, make_batch
+    from cenas.nn import build_darts
+    from cenas.space import parse_genotype
+    from cenas.train import DartsTrainConfig, train_darts
+
+    train_set, val_set = ctx.data()
+    genotype = parse_genotype(item.arch_str)
+    config = DartsTrainConfig.from_dict(ctx.setup.train)
+    if item.kind == "train" or ctx.setup.estimator == "low-fidelity":
+        if item.kind != "train":
+            config = DartsTrainConfig.low_fidelity(
+                channels=config.channels,
+                layers=config.layers,
+                seed=config.seed,
+                epochs=min(config.epochs, 10),
+            )
+        result = train_darts(
+            genotype,
+            train_set,
+            val_set,
+            config,
+            device=ctx.device,
+            checkpoint_dir=ctx.checkpoint_dir(item.job_id),
+            stop=ctx.should_pause,
+        )
+        detail = {
+            "epochs_completed": result.epochs_completed,
+            "epochs": result.epochs,
+            "val_acc": result.val_acc,
+            "train_loss": result.train_loss,
+            "images_per_second": result.images_per_second,
+            "params": result.params,
+            "resumed_from": result.resumed_from,
+        }
+        if result.status == "failed":
+            return JobOutcome("failed", reason=result.reason, detail=detail)
+        if result.status == "stopped":
+            return JobOutcome("paused", detail=detail)
+        assert result.val_acc is not None
+        return JobOutcome("completed", [-result.val_acc, result.params / 1e6], detail=detail)
+    proxy = ctx.setup.estimator.removeprefix("zero-cost:")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        initial = build_darts(
+            genotype, config.channels, config.layers, train_set.num_classes, auxiliary=False
+        )
+    params = int(initial.count_params())
+
+    def factory() -> Any:
+        import copy
+
+        net = _logits_only(copy.deepcopy(initial))
+        net.train()
+        return net
+
+    batch = make_batch(train_set, 64, config.seed, ctx.device)
+    score, seconds = compute_proxy(proxy, factory, batch)
+    return JobOutcome(
+        "completed",
+        [-float(score), params / 1e6],
+        detail={"score": score, "estimator": ctx.setup.estimator, "seconds": seconds},
+    )
+
+
 def load_runner(spec: str) -> Callable[[WorkItem, WorkerContext], JobOutcome]:
     """Import a ``module:function`` runner.
 
@@ -289,6 +381,7 @@ __all__ = [
     "WorkerSetup",
     "load_runner",
     "one_line",
+    "run_darts_job",
     "run_nb201_job",
     "run_segment",
     "worker_main",

@@ -47,6 +47,13 @@ def _read(db: Path) -> tuple[dict[str, str], pd.DataFrame, pd.DataFrame, pd.Data
             "SUM(carbon_g) AS carbon_g FROM ledger GROUP BY meter, measured, kind",
             conn,
         )
+        cost = pd.read_sql_query(
+            "SELECT j.arch AS arch, SUM(l.seconds) AS seconds, SUM(l.energy_j) AS energy_j, "
+            "SUM(l.carbon_g) AS carbon_g FROM ledger l JOIN jobs j ON l.job_id = j.id "
+            "WHERE j.kind != 'init' GROUP BY j.arch",
+            conn,
+        )
+        archs = archs.merge(cost, on="arch", how="left")
     except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
         raise StudyError(f"{db}: cannot read the study database ({exc})") from None
     finally:
@@ -82,7 +89,11 @@ def fmt_value(value: Any) -> str:
 
 def arch_html(arch: str) -> str:
     """An NB201 cell string as one line per node (``|op~input|`` groups joined by ``+``),
-    so that the architecture column fits the page."""
+    so that the architecture column fits the page; a DARTS genotype as its normal and its
+    reduction cell on two lines."""
+    if arch.startswith("Genotype("):
+        parts = arch.replace(", reduce=", "|reduce=", 1).split("|")
+        return "<br>".join(f"<code>{html.escape(p)}</code>" for p in parts)
     return "<br>".join(f"<code>{html.escape(node)}</code>" for node in arch.split("+"))
 
 
@@ -260,10 +271,16 @@ def write_report(directory: str | Path) -> Path:
         for row in front:
             mask |= np.all(y == row, axis=1)
         for _, r in trained[mask].sort_values("true_1").iterrows():
+            cost_cells = ""
+            if live:  # the paper's columns: what each front member cost to find and train
+                cost_cells = (
+                    f"<td>{r['seconds'] / 3600:.4f}</td><td>{r['energy_j'] / 3600:.4f}</td>"
+                    f"<td>{r['carbon_g']:.4f}</td>"
+                )
             front_rows += (
                 f"<tr><td>{arch_html(r['arch_str'])}</td>"
                 f"<td>{-r['true_0']:.2f}</td><td>{r['true_1']:.3f}</td>"
-                f"<td>{int(r['train_step'])}</td></tr>"
+                f"{cost_cells}<td>{int(r['train_step'])}</td></tr>"
             )
 
     def kv(d: dict[str, Any]) -> str:
@@ -284,9 +301,15 @@ def write_report(directory: str | Path) -> Path:
             if minutes
             else "steps of real hours"
         )
+        cells = (
+            f"DARTS cells (C={config.get('channels')}, {config.get('layers')} layers, a seeded "
+            f"pool of {config.get('pool_size')} genotypes)"
+            if config.get("space") == "darts"
+            else f"NAS-Bench-201 cells (C={config.get('channels')}, "
+            f"N={config.get('cells_per_stage')})"
+        )
         intro = (
-            f"Live study: NAS-Bench-201 cells (C={config.get('channels')}, "
-            f"N={config.get('cells_per_stage')}) trained for real, "
+            f"Live study: {cells} trained for real, "
             f"{config.get('train_epochs')} epochs each, on "
             f"{html.escape(str(config.get('data') or 'the packaged CIFAR-10 subset'))}; "
             f"{config.get('gpus')} workers ({html.escape(str(config.get('backend')))} backend, "
@@ -301,9 +324,14 @@ def write_report(directory: str | Path) -> Path:
         "<tr><th>meter</th><th>energy</th><th>work</th><th>seconds</th><th>Wh</th>"
         "<th>g CO2eq</th></tr>"
     )
+    cost_head = (
+        "<th>worker-hours (estimate + training)</th><th>energy (Wh)</th><th>g CO2eq</th>"
+        if live
+        else ""
+    )
     head = (
         f"<tr><th>architecture (one node a line)</th><th>{html.escape(acc_label)}</th>"
-        f"<th>{html.escape(lat_label)}</th><th>trained at hour</th></tr>"
+        f"<th>{html.escape(lat_label)}</th>{cost_head}<th>trained at hour</th></tr>"
     )
     prov = kv(json.loads(meta.get("provenance", "{}")))
     body = f"""<!doctype html>
