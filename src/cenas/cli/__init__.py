@@ -65,6 +65,7 @@ def _register() -> None:
         _policy,
         _search,
         _traces,
+        _train_final,
     )
 
     app.add_typer(_traces.app, name="traces")
@@ -72,6 +73,7 @@ def _register() -> None:
     app.add_typer(_policy.app, name="policy")
     _search.register(app)
     _estimators.register(app)
+    _train_final.register(app)
 
 
 def _fail(message: str, code: int = 2) -> None:
