@@ -278,6 +278,24 @@ class StudyConfig:
         if self.data is not None and not Path(self.data).exists():
             raise ConfigError(f"data: {self.data} does not exist")
 
+    def engine_config(self) -> Any:
+        """The :class:`cenas.engine.EngineConfig` of this study (a live study's
+        ``step_minutes`` becomes its step's length in seconds)."""
+        from cenas.engine.loop import EngineConfig
+
+        return EngineConfig(
+            n_gpus=self.gpus,
+            hours=self.hours,
+            step_hours=self.step_hours,
+            carbon_budget_g=self.budget_g,
+            queue_capacity=self.queue_capacity,
+            queue_policy=self.queue_policy,  # type: ignore[arg-type]
+            estimate_ratio=self.estimate_ratio,
+            selection=self.selection,  # type: ignore[arg-type]
+            power=self.power,
+            step_seconds=None if self.step_minutes is None else self.step_minutes * 60.0,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         return dataclasses.asdict(self)

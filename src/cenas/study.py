@@ -37,7 +37,7 @@ from cenas.config import StudyConfig
 from cenas.engine.backend import SimulatedBackend
 from cenas.engine.clock import Clock, SimulatedClock, WallClock
 from cenas.engine.evaluators import TabularTrainer, make_estimator
-from cenas.engine.loop import Engine, EngineConfig, StepRecord
+from cenas.engine.loop import Engine, StepRecord
 from cenas.engine.signal import CarbonSignal
 from cenas.errors import ConfigError, StudyError
 from cenas.policy.registry import make_policy
@@ -108,17 +108,7 @@ def build_engine(
     if signal is None:
         trace, offset = resolve_trace(config)
         signal = build_signal(config, trace, offset)
-    engine_cfg = EngineConfig(
-        n_gpus=config.gpus,
-        hours=config.hours,
-        step_hours=config.step_hours,
-        carbon_budget_g=config.budget_g,
-        queue_capacity=config.queue_capacity,
-        queue_policy=config.queue_policy,  # type: ignore[arg-type]
-        estimate_ratio=config.estimate_ratio,
-        selection=config.selection,  # type: ignore[arg-type]
-        power=config.power,
-    )
+    engine_cfg = config.engine_config()
     try:
         optimizer = make_optimizer(config.optimizer, task.space, task.ref_point, seed=config.seed)
     except ValueError as exc:

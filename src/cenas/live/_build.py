@@ -9,9 +9,11 @@ from typing import Any
 from cenas.config import StudyConfig
 from cenas.engine.backend import Backend
 from cenas.engine.clock import WallClock
-from cenas.engine.loop import Engine, EngineConfig, StepRecord
+from cenas.engine.loop import Engine, StepRecord
 from cenas.engine.signal import CarbonSignal
 from cenas.errors import ConfigError
+from cenas.live._pool import WorkerPool
+from cenas.live._predictor import make_live_predictor, worker_estimator
 from cenas.live._task import LiveDartsTask, LiveNB201Task
 from cenas.live._worker import WorkerSetup
 
@@ -74,8 +76,9 @@ def worker_setup(config: StudyConfig, root: Path, devices: list[str] | None = No
             cells_per_stage=config.cells_per_stage,
             seed=config.seed,
         )
+    estimator = worker_estimator(config.estimator)  # a predictor's workers run its base
     opts: dict[str, Any] = {}
-    if config.estimator == "low-fidelity" and config.space != "darts":
+    if estimator == "low-fidelity" and config.space != "darts":
         opts = {
             "channels": config.channels,
             "cells_per_stage": config.cells_per_stage,
@@ -86,7 +89,7 @@ def worker_setup(config: StudyConfig, root: Path, devices: list[str] | None = No
         root=str(root),
         data=config.data,
         train=train.to_dict(),
-        estimator=config.estimator,
+        estimator=estimator,
         estimator_opts=opts,
         threads=config.threads,
         runner=runner,
@@ -96,19 +99,24 @@ def worker_setup(config: StudyConfig, root: Path, devices: list[str] | None = No
 
 
 def make_backend(config: StudyConfig, root: Path, task: LiveNB201Task | LiveDartsTask) -> Backend:
-    """The configured live backend with its workers started."""
+    """The configured live backend with its workers started (and, for ``predictor`` and
+    ``predictor:<base>``, its :class:`~cenas.live._predictor.LivePredictor`)."""
     devices = resolve_devices(config.device, config.gpus)
     setup = worker_setup(config, root, devices)
     # an idle slot: the documented idle draw of a GPU, or nothing extra for a CPU slot
     # (an idle core's share of the package is not separable from the machine's base load)
     idle_w = config.power.idle_w if devices[0].startswith("cuda") else 0.0
+    backend: WorkerPool
     if config.backend == "ray":
         from cenas.live._ray import RayBackend
 
-        return RayBackend(setup, devices, task.arch_str, config.max_retries, idle_w=idle_w)
-    from cenas.live._local import LocalBackend
+        backend = RayBackend(setup, devices, task.arch_str, config.max_retries, idle_w=idle_w)
+    else:
+        from cenas.live._local import LocalBackend
 
-    return LocalBackend(setup, devices, task.arch_str, config.max_retries, idle_w=idle_w)
+        backend = LocalBackend(setup, devices, task.arch_str, config.max_retries, idle_w=idle_w)
+    backend.predictor = make_live_predictor(config.estimator, task, root, seed=config.seed)
+    return backend
 
 
 def live_signal(config: StudyConfig) -> Any:
@@ -158,19 +166,7 @@ def build_live_engine(
     elif signal is None:
         trace, offset = resolve_trace(config)
         signal = build_signal(config, trace, offset)
-    step_seconds = None if config.step_minutes is None else config.step_minutes * 60.0
-    engine_cfg = EngineConfig(
-        n_gpus=config.gpus,
-        hours=config.hours,
-        step_hours=config.step_hours,
-        carbon_budget_g=config.budget_g,
-        queue_capacity=config.queue_capacity,
-        queue_policy=config.queue_policy,  # type: ignore[arg-type]
-        estimate_ratio=config.estimate_ratio,
-        selection=config.selection,  # type: ignore[arg-type]
-        power=config.power,
-        step_seconds=step_seconds,
-    )
+    engine_cfg = config.engine_config()
     try:
         # the optimisers are typed to NB201's space; a PooledSpace offers the same indexed API
         space: Any = task.space

@@ -35,7 +35,32 @@ def _params(arch_str: str, channels: int, cells: int, classes: int) -> int:
     return count_params(build_nb201(arch_str, channels, cells, classes))
 
 
-class LiveNB201Task:
+class _LiveTask:
+    """What every live task shares: measured objectives ``(-val accuracy %, params M)``, a
+    reference point at 0 % and 1.01 x the largest network's parameters, no ``hv_max``."""
+
+    objective_names = ("val_accuracy", "params_m")
+    directions = ("max", "min")
+    n_objectives = 2
+    hv_max: float | None = None
+
+    def _set_reference(self, largest_params: int) -> None:
+        self.ref_point = np.array([0.0, 1.01 * largest_params / 1e6])
+        self.box_volume = float(100.0 * self.ref_point[1])
+        """Hypervolume of the whole reference box (100 % accuracy at zero parameters)."""
+
+    def hypervolume(self, y: ArrayLike) -> float:
+        """Hypervolume of minimisation-form objectives against :attr:`ref_point`."""
+        return hypervolume(np.atleast_2d(np.asarray(y, dtype=np.float64)), self.ref_point)
+
+    def to_natural(self, y: ArrayLike) -> NDArray[np.float64]:
+        """``(-acc, params)`` to ``(acc, params)``."""
+        out = np.array(y, dtype=np.float64, copy=True)
+        out[..., 0] = -out[..., 0]
+        return out
+
+
+class LiveNB201Task(_LiveTask):
     """NAS-Bench-201 cells trained for real: objectives ``(-val accuracy %, params M)``.
 
     Args:
@@ -44,20 +69,12 @@ class LiveNB201Task:
         num_classes: Classes of the data set.
     """
 
-    objective_names = ("val_accuracy", "params_m")
-    directions = ("max", "min")
-    n_objectives = 2
-    hv_max: float | None = None
-
     def __init__(self, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
         self.space = NB201Space()
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self.num_classes = num_classes
-        largest = _params(LARGEST_CELL, channels, cells_per_stage, num_classes) / 1e6
-        self.ref_point = np.array([0.0, 1.01 * largest])
-        self.box_volume = float(100.0 * self.ref_point[1])
-        """Hypervolume of the whole reference box (100 % accuracy at zero parameters)."""
+        self._set_reference(_params(LARGEST_CELL, channels, cells_per_stage, num_classes))
 
     @property
     def name(self) -> str:
@@ -74,16 +91,6 @@ class LiveNB201Task:
             _params(self.arch_str(index), self.channels, self.cells_per_stage, self.num_classes)
             / 1e6
         )
-
-    def hypervolume(self, y: ArrayLike) -> float:
-        """Hypervolume of minimisation-form objectives against :attr:`ref_point`."""
-        return hypervolume(np.atleast_2d(np.asarray(y, dtype=np.float64)), self.ref_point)
-
-    def to_natural(self, y: ArrayLike) -> NDArray[np.float64]:
-        """``(-acc, params)`` to ``(acc, params)``."""
-        out = np.array(y, dtype=np.float64, copy=True)
-        out[..., 0] = -out[..., 0]
-        return out
 
 
 LARGEST_GENOTYPE = (
@@ -106,7 +113,7 @@ def _darts_params(genotype: str, channels: int, layers: int, classes: int) -> in
     return int(net.count_params())
 
 
-class LiveDartsTask:
+class LiveDartsTask(_LiveTask):
     """DARTS cells (Liu, Simonyan, Yang, ICLR 2019) trained for real, searched over a
     seeded pool: objectives ``(-val accuracy %, params M)``, params without the auxiliary
     head (as DARTS reports them).
@@ -122,11 +129,6 @@ class LiveDartsTask:
         seed: Seed of the pool.
     """
 
-    objective_names = ("val_accuracy", "params_m")
-    directions = ("max", "min")
-    n_objectives = 2
-    hv_max: float | None = None
-
     def __init__(
         self,
         channels: int = 16,
@@ -141,10 +143,7 @@ class LiveDartsTask:
         self.channels = channels
         self.layers = layers
         self.num_classes = num_classes
-        largest = _darts_params(LARGEST_GENOTYPE, channels, layers, num_classes) / 1e6
-        self.ref_point = np.array([0.0, 1.01 * largest])
-        self.box_volume = float(100.0 * self.ref_point[1])
-        """Hypervolume of the whole reference box (100 % accuracy at zero parameters)."""
+        self._set_reference(_darts_params(LARGEST_GENOTYPE, channels, layers, num_classes))
 
     @property
     def name(self) -> str:
@@ -164,16 +163,6 @@ class LiveDartsTask:
         return (
             _darts_params(self.arch_str(index), self.channels, self.layers, self.num_classes) / 1e6
         )
-
-    def hypervolume(self, y: ArrayLike) -> float:
-        """Hypervolume of minimisation-form objectives against :attr:`ref_point`."""
-        return hypervolume(np.atleast_2d(np.asarray(y, dtype=np.float64)), self.ref_point)
-
-    def to_natural(self, y: ArrayLike) -> NDArray[np.float64]:
-        """``(-acc, params)`` to ``(acc, params)``."""
-        out = np.array(y, dtype=np.float64, copy=True)
-        out[..., 0] = -out[..., 0]
-        return out
 
 
 __all__ = ["LiveDartsTask", "LiveNB201Task"]

@@ -142,6 +142,27 @@ class WorkerContext:
         return Path(self.setup.root) / "jobs" / str(job_id)
 
 
+def train_outcome(result: Any) -> JobOutcome:
+    """A :class:`cenas.train.TrainResult` as a job's outcome: objectives ``(-validation
+    accuracy %, parameters in millions)`` when completed, ``paused`` when it stopped at an
+    epoch end because the backend asked, ``failed`` with its reason otherwise."""
+    detail = {
+        "epochs_completed": result.epochs_completed,
+        "epochs": result.epochs,
+        "val_acc": result.val_acc,
+        "train_loss": result.train_loss,
+        "images_per_second": result.images_per_second,
+        "params": result.params,
+        "resumed_from": result.resumed_from,
+    }
+    if result.status == "failed":
+        return JobOutcome("failed", reason=result.reason, detail=detail)
+    if result.status == "stopped":
+        return JobOutcome("paused", detail=detail)
+    assert result.val_acc is not None
+    return JobOutcome("completed", [-result.val_acc, result.params / 1e6], detail=detail)
+
+
 def run_nb201_job(item: WorkItem, ctx: WorkerContext) -> JobOutcome:
     """Train or estimate one NAS-Bench-201 cell for real.
 
@@ -166,21 +187,7 @@ def run_nb201_job(item: WorkItem, ctx: WorkerContext) -> JobOutcome:
             checkpoint_dir=ctx.checkpoint_dir(item.job_id),
             stop=ctx.should_pause,
         )
-        detail = {
-            "epochs_completed": result.epochs_completed,
-            "epochs": result.epochs,
-            "val_acc": result.val_acc,
-            "train_loss": result.train_loss,
-            "images_per_second": result.images_per_second,
-            "params": result.params,
-            "resumed_from": result.resumed_from,
-        }
-        if result.status == "failed":
-            return JobOutcome("failed", reason=result.reason, detail=detail)
-        if result.status == "stopped":
-            return JobOutcome("paused", detail=detail)
-        assert result.val_acc is not None
-        return JobOutcome("completed", [-result.val_acc, result.params / 1e6], detail=detail)
+        return train_outcome(result)
     if item.kind == "estimate":
         from cenas.nn import build_nb201, count_params
 
@@ -251,21 +258,7 @@ def run_darts_job(item: WorkItem, ctx: WorkerContext) -> JobOutcome:
             checkpoint_dir=ctx.checkpoint_dir(item.job_id),
             stop=ctx.should_pause,
         )
-        detail = {
-            "epochs_completed": result.epochs_completed,
-            "epochs": result.epochs,
-            "val_acc": result.val_acc,
-            "train_loss": result.train_loss,
-            "images_per_second": result.images_per_second,
-            "params": result.params,
-            "resumed_from": result.resumed_from,
-        }
-        if result.status == "failed":
-            return JobOutcome("failed", reason=result.reason, detail=detail)
-        if result.status == "stopped":
-            return JobOutcome("paused", detail=detail)
-        assert result.val_acc is not None
-        return JobOutcome("completed", [-result.val_acc, result.params / 1e6], detail=detail)
+        return train_outcome(result)
     proxy = ctx.setup.estimator.removeprefix("zero-cost:")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -384,5 +377,6 @@ __all__ = [
     "run_darts_job",
     "run_nb201_job",
     "run_segment",
+    "train_outcome",
     "worker_main",
 ]
