@@ -72,6 +72,23 @@ def test_optimisers_search_a_pooled_darts_space_without_repeats(
     assert int(again.ask(1)[0]) == seen[0]  # seeded
 
 
-def test_nsga2_refuses_a_space_without_fixed_edges(pool: PooledSpace) -> None:  # type: ignore[type-arg]
-    with pytest.raises(ConfigError, match=r"nsga2.*fixed cell"):
-        make_optimizer("nsga2", pool, np.array([0.0, 5.0]))
+def test_nsga2_searches_a_pooled_darts_space_without_repeats(pool: PooledSpace) -> None:  # type: ignore[type-arg]
+    def drive(seed: int) -> list[int]:
+        opt = make_optimizer("nsga2", pool, np.array([0.0, 5.0]), seed=seed, pop_size=8)
+        rng = np.random.default_rng(0)
+        seen: list[int] = []
+        for n in [3, 1, 8, 2, 5, 1, 10, 4, 6]:  # several generations, in uneven batches
+            cand = opt.ask(n)
+            assert cand.shape == (n,) and ((cand >= 0) & (cand < pool.size)).all()
+            seen.extend(cand.tolist())
+            opt.tell(cand, np.column_stack([-rng.uniform(50, 90, n), rng.uniform(1, 4, n)]))
+        assert opt.state_dict()["n_generations"] >= 4
+        assert opt.n_available == pool.size - len(seen)
+        return seen
+
+    seen = drive(0)
+    assert len(set(seen)) == len(seen) == 40
+    assert drive(0) == seen  # seeded
+    assert drive(1) != seen
+    with pytest.raises(ConfigError, match=r"nsga2.*darts.*PooledSpace"):
+        make_optimizer("nsga2", DartsSpace(), np.array([0.0, 5.0]))

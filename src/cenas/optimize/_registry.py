@@ -59,10 +59,11 @@ def make_optimizer(
     key = name.strip().lower()
     if key not in _FACTORIES:
         raise ConfigError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
-    if key == "nsga2" and not hasattr(space, "n_edges"):
+    if key == "nsga2" and not NSGA2.supports(space):
         raise ConfigError(
-            f"optimizer 'nsga2': its genes are the edges of a fixed cell (NAS-Bench-201); "
-            f"the {space.name} space has none; use lamoo, lamoo-qnehvi, qnehvi or random"
+            f"optimizer 'nsga2': the {getattr(space, 'name', space)} space has neither fixed "
+            f"edges (NAS-Bench-201) nor indices with neighbours; wrap it in a "
+            f"cenas.space.PooledSpace"
         )
     try:
         return _FACTORIES[key](space, ref_point, seed, **kwargs)
