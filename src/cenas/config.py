@@ -235,25 +235,35 @@ class StudyConfig:
             raise ConfigError(
                 f"device: must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}"
             )
-        if self.estimator not in LIVE_ESTIMATORS:
+        # predictor and predictor:<base>: a GP in the coordinator (cenas.live._predictor),
+        # on its own or on a base estimate that the workers compute
+        base = self.estimator.removeprefix("predictor:")
+        if self.estimator != "predictor" and base not in LIVE_ESTIMATORS:
             raise ConfigError(
                 f"estimator: unknown live estimator {self.estimator!r}; choose one of "
-                f"{', '.join(LIVE_ESTIMATORS)}"
+                f"{', '.join(LIVE_ESTIMATORS)}, predictor or predictor:<one of those>"
             )
-        if self.estimator in ("one-shot", "few-shot"):
+        if base in ("one-shot", "few-shot"):
             raise ConfigError(
                 f"estimator: {self.estimator!r} needs a supernet trained before the search, "
-                "which live mode does not schedule yet; use a zero-cost proxy or low-fidelity"
+                "which live mode does not schedule yet; use a zero-cost proxy, low-fidelity "
+                "or predictor"
             )
         if self.space not in ("nb201", "darts"):
             raise ConfigError(f"space: must be 'nb201' or 'darts', got {self.space!r}")
-        if self.space == "darts" and not (
-            (self.estimator.startswith("zero-cost:") and self.estimator != "zero-cost:vote")
-            or self.estimator == "low-fidelity"
-        ):
+        if self.space == "darts" and base == "zero-cost:vote":
             raise ConfigError(
                 f"estimator: {self.estimator!r} does not apply to the darts space; use a "
-                "zero-cost proxy (zero-cost:synflow, ...) or low-fidelity"
+                "zero-cost proxy (zero-cost:synflow, ...), low-fidelity or predictor"
+            )
+        if (
+            self.estimator == "predictor"
+            and self.estimate_ratio is None
+            and self.queue_policy == "replace"
+        ):
+            raise ConfigError(
+                "estimate_ratio: the live predictor answers estimates at once, so without a "
+                "ratio it would estimate the whole space before it learned anything; set one"
             )
         if self.space == "darts" and self.layers < 3:
             raise ConfigError(f"layers: a DARTS network needs at least 3 cells, got {self.layers}")

@@ -553,6 +553,48 @@ class ZeroCostEstimator(Estimator):
 
 
 # ------------------------------------------------------------------- predictor
+def onehot_ops(space: Any, archs: NDArray[np.int64]) -> NDArray[np.float64]:
+    """One-hot encoding of NAS-Bench-201 cells' operations, ``(n, edges * n_ops)``.
+
+    Args:
+        space: A space with ``indices_to_ops`` and ``n_ops`` (:class:`cenas.space.NB201Space`).
+        archs: Enumeration indices.
+    """
+    ops = space.indices_to_ops(np.atleast_1d(archs))
+    onehot = np.zeros((ops.shape[0], ops.shape[1] * space.n_ops))
+    cols = ops + np.arange(ops.shape[1]) * space.n_ops
+    onehot[np.arange(ops.shape[0])[:, None], cols] = 1.0
+    return onehot
+
+
+def fit_line(z: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[float, float]:
+    """Least-squares line ``y ≈ a + b · z``: ``(a, b)``; ``b = 0`` when ``z`` is constant."""
+    slope = float(np.polyfit(z, y, 1)[0]) if np.ptp(z) > 0 else 0.0
+    return float(np.mean(y) - slope * np.mean(z)), slope
+
+
+def fit_gp(x: NDArray[np.float64], y: NDArray[np.float64], seed: int) -> GaussianProcessRegressor:
+    """The predictor's Gaussian process fitted on features ``x`` and targets ``y``.
+
+    A constant times a Matérn-5/2 kernel (initial length scale 2) plus white noise, with
+    normalised targets (Rasmussen and Williams, "Gaussian Processes for Machine Learning",
+    MIT Press 2006, ch. 4-5); the hyperparameters maximise the marginal likelihood.
+
+    Args:
+        x: Features, ``(n, d)``.
+        y: Targets, ``(n,)``.
+        seed: Seed of the optimiser's restarts.
+    """
+    kernel = ConstantKernel(1.0) * Matern(length_scale=2.0, nu=2.5) + WhiteKernel(1e-2)
+    gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=seed)
+    with warnings.catch_warnings():
+        # a noise level at a bound is expected (the tabular accuracies are exact; a live
+        # study fits few, noisy cells)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gp.fit(x, y)
+    return gp
+
+
 class PredictorEstimator(Estimator):
     """A Gaussian-process predictor of accuracy learned from the trained cells.
 
@@ -614,11 +656,7 @@ class PredictorEstimator(Estimator):
         return f"{self.base.name}'s cost ({self.base.cost_basis}) plus a second per prediction"
 
     def _features(self, archs: NDArray[np.int64]) -> NDArray[np.float64]:
-        ops = self.task.space.indices_to_ops(np.atleast_1d(archs))
-        onehot = np.zeros((ops.shape[0], ops.shape[1] * self.task.space.n_ops))
-        cols = ops + np.arange(ops.shape[1]) * self.task.space.n_ops
-        onehot[np.arange(ops.shape[0])[:, None], cols] = 1.0
-        return onehot
+        return onehot_ops(self.task.space, archs)
 
     def _base_value(self, archs: NDArray[np.int64]) -> NDArray[np.float64]:
         """The base's accuracy estimates, minimisation form (``-accuracy``)."""
@@ -637,16 +675,9 @@ class PredictorEstimator(Estimator):
         self._mean = float(y.mean())
         if self.base is not None:
             z = self._base_value(np.asarray(archs))
-            slope = float(np.polyfit(z, y, 1)[0]) if np.ptp(z) > 0 else 0.0
-            self._line = (float(np.mean(y) - slope * np.mean(z)), slope)
+            self._line = fit_line(z, y)
             y = y - (self._line[0] + self._line[1] * z)
-        kernel = ConstantKernel(1.0) * Matern(length_scale=2.0, nu=2.5) + WhiteKernel(1e-2)
-        gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=self.seed)
-        with warnings.catch_warnings():
-            # a noise level at its lower bound is expected: the tabular accuracies are exact
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gp.fit(self._features(np.asarray(archs)), y)
-        self._gp = gp
+        self._gp = fit_gp(self._features(np.asarray(archs)), y, self.seed)
 
     def predict_accuracy(self, archs: NDArray[np.int64]) -> NDArray[np.float64]:
         """Predicted accuracy (minimisation form, ``-accuracy``) of many cells at once."""
@@ -766,9 +797,12 @@ __all__ = [
     "Trainer",
     "ZeroCostEstimator",
     "check_estimator",
+    "fit_gp",
+    "fit_line",
     "load_proxy_table",
     "load_supernet_table",
     "make_estimator",
+    "onehot_ops",
     "percentile_rank",
     "proxy_names",
     "proxy_table_path",

@@ -22,6 +22,10 @@ else is here, once:
   its meter died with it).
 * **Energy.** Every job segment is one ledger entry with the worker's meter reading; idle
   time is charged with the power model of the slot (``model:idle``), never as measured.
+* **Predictor.** With a :attr:`WorkerPool.predictor` (:mod:`cenas.live._predictor`), the
+  plain ``predictor`` answers an estimate in the coordinator when it is started (no worker
+  job; the slot is free again at once) and ``predictor:<base>`` maps each base estimate
+  that comes back; the coordinator's seconds are a modelled ledger entry of the job.
 
 The fault handling follows the restart-from-checkpoint model of trial schedulers such as
 Ray Tune's (Liaw et al., "Tune: A Research Platform for Distributed Model Selection and
@@ -34,13 +38,19 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.errors import CenasError
 from cenas.live._worker import WorkerSetup, WorkItem
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from cenas.live._predictor import LivePredictor
+    from cenas.meters import EnergyReading
 
 Message = tuple[int, int, dict[str, Any], dict[str, Any], float]
 """A finished job segment: ``(worker, job id, outcome dict, meter reading dict, wall s)``."""
@@ -113,6 +123,9 @@ class WorkerPool(Backend):
         """Workers replaced after dying."""
         self.failures: list[tuple[int, int, str]] = []
         """(job id, attempt, reason) of every failed attempt."""
+        self.predictor: LivePredictor | None = None
+        """The GP predictor of a ``predictor`` or ``predictor:<base>`` study (set by
+        :func:`cenas.live.make_backend`; ``None``: estimates are the workers' own)."""
 
     # ------------------------------------------------------------ transport
     def _start_workers(self, timeout_s: float) -> None:
@@ -162,6 +175,26 @@ class WorkerPool(Backend):
     def cost_s(self, kind: JobKind, arch: int) -> float:
         return 0.0
 
+    def update(self, archs: NDArray[np.int64], objectives: NDArray[np.float64]) -> None:
+        if self.predictor is not None:
+            self.predictor.update(archs, objectives)
+
+    def _charge_coordinator(self, w: int, job: Job, reading: EnergyReading) -> None:
+        """A modelled ledger entry of the coordinator's work on ``job`` (the predictor's)."""
+        self.ledger.record(
+            self._step,
+            w,
+            job.kind,
+            job.id,
+            reading.seconds,
+            reading.joules,
+            self._intensity,
+            reading.measured,
+            reading.meter,
+        )
+        job.done_s += reading.seconds
+        job.total_s = job.done_s
+
     def begin_step(
         self, step: int, duration: float, intensity: float, free_at: dict[int, float]
     ) -> None:
@@ -172,6 +205,13 @@ class WorkerPool(Backend):
 
     def start(self, job: Job, worker: int, t: float) -> JobResult | None:
         job.gpu, job.status = worker, "running"
+        if job.kind == "estimate" and self.predictor is not None and self.predictor.base is None:
+            y, reading = self.predictor.answer(job.arch)  # in the coordinator, at once
+            job.status, job.end_step = "completed", self._step
+            self._charge_coordinator(worker, job, reading)
+            now = self._now()
+            self._free.append((now, worker))
+            return JobResult(job, now, "completed", y, detail={"estimator": self.predictor.name})
         self._running[worker] = _Running(job, self._now())
         item = WorkItem(job.id, job.kind, job.arch, self._arch_str(job.arch), job.attempts)
         self._dispatch(worker, item)
@@ -248,6 +288,11 @@ class WorkerPool(Backend):
         job.status, job.end_step, job.total_s = "completed", self._step, job.done_s
         y = np.asarray(outcome["objectives"], dtype=np.float64)
         detail = dict(outcome.get("detail") or {})
+        if job.kind == "estimate" and self.predictor is not None:  # predictor:<base>
+            detail["base_objectives"] = y.tolist()
+            y, mapped = self.predictor.map(job.arch, y)
+            self._charge_coordinator(w, job, mapped)
+            t = self._now()
         return t, w, JobResult(job, t, "completed", y, detail=detail)
 
     def _replace_dead(self) -> None:
