@@ -88,7 +88,8 @@ EstimatorOpt = Annotated[
         help="low-fidelity, one-shot, few-shot (CIFAR-10; charge the supernet's training "
         "first), zero-cost:<proxy> (synflow, naswot, jacob_cov, snip, grad_norm, grasp, "
         "fisher, params, flops), zero-cost:vote, predictor, predictor:<estimator> or oracle "
-        "(a reference bound).",
+        "(a reference bound). Live: zero-cost:<proxy>, zero-cost:vote (nb201), low-fidelity, "
+        "predictor or predictor:<one of those>.",
     ),
 ]
 OptimizerOpt = Annotated[

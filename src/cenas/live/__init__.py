@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cenas.live._build import build_live_engine, make_backend, resolve_devices, worker_setup
 from cenas.live._local import BackendError, LocalBackend
+from cenas.live._predictor import LivePredictor
 from cenas.live._ray import RayBackend
 from cenas.live._task import LiveDartsTask, LiveNB201Task
 from cenas.live._worker import (
@@ -26,6 +27,7 @@ __all__ = [
     "JobOutcome",
     "LiveDartsTask",
     "LiveNB201Task",
+    "LivePredictor",
     "LocalBackend",
     "RayBackend",
     "WorkItem",
