@@ -485,7 +485,7 @@ def search(
                                 if cfg.live
                                 else f"log10(HVmax-HV) {record.log_hv_diff:5.2f}  "
                             )
-                            + f"carbon {record.cum_carbon_g / 1000:6.2f} kg  "
+                            + f"carbon {carbon_text(record.cum_carbon_g)}  "
                             f"split {record.n_train}T/{record.n_estimate}E  "
                             f"{record.intensity:4.0f} g/kWh"
                         ),
