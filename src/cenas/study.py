@@ -161,6 +161,8 @@ def provenance(config: StudyConfig) -> dict[str, Any]:
         for f in sorted((resources.files("cenas") / "data" / "carbon").iterdir(), key=str):
             if f.name.startswith(f"{config.zone}_"):
                 data[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+    if config.live:  # the images a live study trains on
+        data["training data"] = _data_digest(config.data)
     return {
         "git_commit": git_commit(),
         "versions": versions,
@@ -168,6 +170,24 @@ def provenance(config: StudyConfig) -> dict[str, Any]:
         "platform": platform.platform(),
         "data_sha256": data,
     }
+
+
+def _data_digest(path: str | None) -> str:
+    """sha256 of a live study's data: the packaged subset's tar, a data file, or for a folder
+    the digest of its files' relative paths and sizes (reading every image would take minutes)."""
+    if path is None:
+        tar = resources.files("cenas") / "data" / "cifar10-subset" / "cifar10-subset.tar"
+        return hashlib.sha256(tar.read_bytes()).hexdigest()
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_file():
+        with p.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        h.update(f"{f.relative_to(p)}:{f.stat().st_size}\n".encode())
+    return "listing:" + h.hexdigest()
 
 
 # ---------------------------------------------------------------------- storage

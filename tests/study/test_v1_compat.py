@@ -31,3 +31,22 @@ def test_schema_1_study_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
     assert summary["n_trained"] == FINAL_TRAINED
     with sqlite3.connect(folder / "study.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 12
+
+
+def test_a_live_studys_provenance_records_its_training_data(tmp_path: Path) -> None:
+    import dataclasses
+    import hashlib
+    from importlib import resources
+
+    from cenas.config import StudyConfig
+    from cenas.study import provenance
+
+    live = dataclasses.replace(StudyConfig(), live=True)
+    tar = resources.files("cenas") / "data" / "cifar10-subset" / "cifar10-subset.tar"
+    packaged = hashlib.sha256(tar.read_bytes()).hexdigest()
+    assert provenance(live)["data_sha256"]["training data"] == packaged
+    archive = tmp_path / "cifar.tar"
+    archive.write_bytes(b"not really images")
+    digest = provenance(dataclasses.replace(live, data=str(archive)))["data_sha256"]
+    assert digest["training data"] == hashlib.sha256(b"not really images").hexdigest()
+    assert "training data" not in provenance(StudyConfig())["data_sha256"]
