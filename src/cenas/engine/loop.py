@@ -13,11 +13,15 @@ pool between *estimation* and *training*:
   a fresh cell from the optimiser, and trains it; only trained results reach
   ``optimizer.tell``.
 
-Inside a step GPUs are simulated event by event in time order, so a result that finishes
-at minute 10 is known to every ask made after minute 10. A job that does not fit in the
-step is paused and carries over; its GPU-seconds are charged once, in the steps where they
-ran. Every charge goes to a :class:`~cenas.engine.energy.Ledger` entry at the actual
-intensity of its hour. No cell is ever estimated or trained twice.
+Inside a step the loop serves workers in the order the :class:`~cenas.engine.backend.Backend`
+frees them (simulated, local processes or Ray actors: the loop does not know which). The
+simulated backend hands over a job's result when the job is dispatched (it knows it from
+the table; a look-ahead kept so that simulated results stay those of earlier versions),
+a live backend when the job finishes. A job that does not fit in the step is paused and
+carries over; its seconds are charged once, in the steps and on the workers where they ran.
+Every charge goes to a :class:`~cenas.engine.energy.Ledger` entry at the actual intensity of
+its hour, saying whether its energy was measured and by which meter. No cell is ever
+estimated or trained twice.
 
 One-time estimator work (a supernet's training, :attr:`Estimator.init_cost_s`) is a job
 of kind ``init`` that the estimating GPUs work off first, before any estimate: from the
