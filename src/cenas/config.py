@@ -14,10 +14,13 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cenas.engine.energy import PowerModel
 from cenas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cenas.engine.loop import EngineConfig
 
 DEFAULT_ZONE = "US-CAL-CISO"
 DEFAULT_START = "2021-07-02T00:00:00+00:00"
@@ -288,7 +291,7 @@ class StudyConfig:
         if self.data is not None and not Path(self.data).exists():
             raise ConfigError(f"data: {self.data} does not exist")
 
-    def engine_config(self) -> Any:
+    def engine_config(self) -> EngineConfig:
         """The :class:`cenas.engine.EngineConfig` of this study (a live study's
         ``step_minutes`` becomes its step's length in seconds)."""
         from cenas.engine.loop import EngineConfig

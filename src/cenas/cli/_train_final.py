@@ -79,8 +79,6 @@ def train_final_cmd(
             raise ConfigError(f"--intensity: must be non-negative, got {intensity}")
         intensity_g, priced = float(intensity), f"{intensity:g} g/kWh (given)"
     dev = str(resolve_device(device))
-    if dev == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
     full = load_cifar(data, "cifar10", "train")
     test = load_cifar(data, "cifar10", "test")
     meter = auto_meter(dev, threads=torch.get_num_threads())

@@ -382,11 +382,14 @@ class Engine:
         train: JobKind = "train"
         estimate: JobKind = "estimate"
         roles: list[JobKind] = [train] * n_train + [estimate] * (cfg.n_gpus - n_train)
-        backend.begin_step(s, duration, intensity, {})
         estimating = [g for g in range(cfg.n_gpus) if roles[g] == "estimate"]
+        free_at: dict[int, float] = {}
         if self.init_pending and estimating and duration > 0:
-            free = self._run_init(s, estimating, duration)
-            backend.begin_step(s, duration, intensity, dict.fromkeys(estimating, free))
+            free_at = dict.fromkeys(estimating, self._run_init(s, estimating, duration))
+        backend.begin_step(s, duration, intensity, free_at)
+        if free_at:
+            assert self.init_job is not None
+            backend.charge_shared(self.init_job, estimating, free_at[estimating[0]])
         while (event := backend.next_free()) is not None:
             t, g, result = event
             if result is not None:
@@ -406,7 +409,8 @@ class Engine:
         return self.ledger.entries[first:]
 
     def _run_init(self, s: int, gpus: list[int], duration: float) -> float:
-        """Share the pending init job equally among the step's estimating ``gpus`` from t = 0.
+        """Share the pending init job equally among the step's estimating ``gpus`` from t = 0
+        (the caller charges it, once the backend's step is open).
 
         Returns the second they are free again (the same for all: data-parallel work ends
         together).
@@ -417,7 +421,6 @@ class Engine:
         if job.start_step < 0:
             job.start_step = s
         job.gpu = gpus[0]
-        self.backend.charge_shared(job, gpus, share)
         job.done_s += share * len(gpus)
         if job.remaining_s <= 1e-6:
             job.done_s = job.total_s
