@@ -67,6 +67,11 @@ class StudyConfig:
             transformer, or a lag regression fitted on a user trace's data before the
             window), ``actual`` (the trace's own future, hindsight) or ``auto`` (forecast
             whenever there is history enough before the window, else actual).
+        release_delay_s: Seconds a GPU released in one step needs, in the next step it
+            works, before it works again (provisioning or power-up; charged at idle power).
+        results: Simulation: when a job's result reaches the scheduler: ``at-finish`` (when
+            the job finishes, as in live mode) or ``at-dispatch`` (when it starts, the
+            look-ahead of the tabular simulator before the carbon lever).
         clock: ``simulated`` (time jumps) or ``wall`` (each step waits for real time).
         speedup: With the wall clock, how many times faster than real time it runs.
         power: GPU power model.
@@ -121,6 +126,8 @@ class StudyConfig:
     estimate_ratio: float | None = 8.0
     selection: str = "hvi"
     signal: str = "auto"
+    release_delay_s: float = 0.0
+    results: str = "at-dispatch"
     clock: str = "simulated"
     speedup: float = 1.0
     power: PowerModel = field(default_factory=PowerModel)
@@ -207,6 +214,14 @@ class StudyConfig:
             raise ConfigError(f"selection: must be 'hvi' or 'dominance', got {self.selection!r}")
         if self.estimate_ratio is not None and self.estimate_ratio <= 0:
             raise ConfigError(f"estimate_ratio: must be positive, got {self.estimate_ratio}")
+        if self.release_delay_s < 0:
+            raise ConfigError(f"release_delay_s: must be non-negative, got {self.release_delay_s}")
+        from cenas.engine.backend import RESULT_TIMINGS
+
+        if self.results not in RESULT_TIMINGS:
+            raise ConfigError(
+                f"results: must be one of {', '.join(RESULT_TIMINGS)}, got {self.results!r}"
+            )
         if self.clock not in ("simulated", "wall"):
             raise ConfigError(f"clock: must be 'simulated' or 'wall', got {self.clock!r}")
         if self.speedup <= 0:
@@ -307,6 +322,7 @@ class StudyConfig:
             selection=self.selection,  # type: ignore[arg-type]
             power=self.power,
             step_seconds=None if self.step_minutes is None else self.step_minutes * 60.0,
+            release_delay_s=self.release_delay_s,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -44,13 +44,15 @@ from cenas.policy.registry import make_policy
 from cenas.signals import build_signal, resolve_signal, resolve_trace
 
 STUDY_FORMAT = "cenas-study"
-SCHEMA_VERSION = 2
-"""Storage format. 2 added, without changing a version-1 column: ``ledger.measured`` and
+SCHEMA_VERSION = 3
+"""Storage format. 3 added ``steps.n_release`` (GPUs released in the step, default 0).
+2 added, without changing a version-1 column: ``ledger.measured`` and
 ``ledger.meter`` (was the energy measured, by which meter), ``jobs.attempts`` and
 ``jobs.status``, ``archs.encoding`` (the space's JSON encoding) and ``archs.estimated`` /
 ``archs.objectives`` (JSON lists, any number of objectives), and nullable
 ``steps.log_hv_diff`` values (a live task has no HV_max). A version-1 database gains the new
-columns (with their defaults) when it is opened and resumes as before."""
+columns (with their defaults) when it is opened and resumes as before; so does a version-2
+one."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,7 +62,7 @@ CREATE TABLE IF NOT EXISTS steps (
     energy_j REAL NOT NULL, carbon_g REAL NOT NULL, cum_carbon_g REAL NOT NULL,
     hv REAL NOT NULL, hv_ratio REAL NOT NULL, log_hv_diff REAL,
     n_trained INTEGER NOT NULL, n_estimated INTEGER NOT NULL, queue_len INTEGER NOT NULL,
-    stop TEXT
+    stop TEXT, n_release INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS ledger (
     step INTEGER NOT NULL, gpu INTEGER NOT NULL, kind TEXT NOT NULL, job_id INTEGER,
@@ -90,8 +92,8 @@ _MIGRATE_1_TO_2 = (
     "ALTER TABLE archs ADD COLUMN estimated TEXT",
     "ALTER TABLE archs ADD COLUMN objectives TEXT",
     "CREATE TABLE IF NOT EXISTS signal (step INTEGER PRIMARY KEY, provenance TEXT NOT NULL)",
-    "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
 )
+_MIGRATE_2_TO_3 = ("ALTER TABLE steps ADD COLUMN n_release INTEGER NOT NULL DEFAULT 0",)
 
 
 # --------------------------------------------------------------------- building
@@ -120,6 +122,7 @@ def build_engine(
         make_estimator(config.estimator, task, seed=config.seed),
         TabularTrainer(task),
         config.power,
+        results=config.results,  # type: ignore[arg-type]
     )
     return Engine(
         engine_cfg,
@@ -321,7 +324,7 @@ class Study:
         if rows.get("format") != STUDY_FORMAT:
             raise StudyError(f"{db}: not a cenas study database")
         version = rows.get("schema_version")
-        if version not in ("1", str(SCHEMA_VERSION)):
+        if version not in ("1", "2", str(SCHEMA_VERSION)):
             raise StudyError(f"{db}: schema version {version} is not supported")
         try:
             data = json.loads(rows["config"])
@@ -335,12 +338,16 @@ class Study:
         return study
 
     def _migrate(self) -> None:
-        """Bring a version-1 database to the current schema (new columns, defaults)."""
+        """Bring a version-1 or -2 database to the current schema (new columns, defaults)."""
         if self._schema >= SCHEMA_VERSION:
             return
+        statements = (*(_MIGRATE_1_TO_2 if self._schema < 2 else ()), *_MIGRATE_2_TO_3)
         with self._database("upgrade the study database"), self.conn:
-            for statement in _MIGRATE_1_TO_2:
+            for statement in statements:
                 self.conn.execute(statement)
+            self.conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
         self._schema = SCHEMA_VERSION
 
     def check_writable(self) -> None:
@@ -506,6 +513,8 @@ class Study:
         engine.ledger.entries.extend(
             LedgerEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8]) for r in ledger
         )
+        last = engine.step_index - 1
+        engine.released = {int(r[1]) for r in ledger if r[0] == last and r[2] == "released"}
         ids = [int(r[0]) for r in jobs]
         if ids != list(range(len(ids))):
             raise StudyError(f"{self.db_path}: cannot resume: stored job ids are not contiguous")
@@ -575,7 +584,7 @@ class Study:
         log_hv = None if math.isnan(record.log_hv_diff) else record.log_hv_diff
         with self._database(f"write step {record.step} to the study database"), self.conn:
             self.conn.execute(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.step,
                     str(hour),
@@ -593,6 +602,7 @@ class Study:
                     record.n_estimated,
                     record.queue_len,
                     record.stop,
+                    record.n_release,
                 ),
             )
             self.conn.executemany(

@@ -61,14 +61,14 @@ def test_jobs_charged_exactly_their_length_and_carry_over() -> None:
 
 def test_paused_training_resumes_after_estimation_hours() -> None:
     eng = make_engine(VanillaPolicy(), hours=10, gpus=2)
-    eng.step(n_train=2)
+    eng.step(2)
     unfinished = [j for j in eng.jobs if j.kind == "train" and j.end_step < 0]
     assert unfinished
-    eng.step(n_train=0)  # all estimate: trainings pause, untouched
+    eng.step(0)  # all estimate: trainings pause, untouched
     for job in unfinished:
         assert all(e.job_id != job.id for e in eng.ledger.entries if e.step == 1)
     before = {j.id: j.done_s for j in unfinished}
-    eng.step(n_train=2)
+    eng.step(2)
     resumed = [j for j in unfinished if j.done_s > before[j.id]]
     assert resumed, "paused trainings should resume before new ones start"
 

@@ -24,8 +24,15 @@ Within one step, times are seconds since the step began. A step runs as::
 job starts and its result at once, so :meth:`Backend.start` returns the result of a job
 that fits in the step when the job is dispatched — the simulator's results are known from
 the moment a job starts, a look-ahead a live backend does not have (it returns results from
-:meth:`Backend.next_free` when they finish). This keeps the simulator's results those of
-the engine before this interface (``tests/engine/test_golden.py``).
+:meth:`Backend.next_free` when they finish). That is ``results="at-dispatch"``, which keeps
+the simulator's results those of the engine before this interface
+(``tests/engine/test_golden.py``); ``results="at-finish"`` hands a result over when its job
+finishes, as a live backend does (a job that finishes exactly at the end of the step delivers
+it from :meth:`Backend.end_step`).
+
+Besides work and idle time, a worker can be *released* for a step (:meth:`Backend.release`:
+0 W in simulation) and, when it comes back, *wait* for its release delay
+(:meth:`Backend.wait`: idle power, no work).
 """
 
 from __future__ import annotations
@@ -38,11 +45,13 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from cenas.engine.energy import Ledger, PowerModel
+from cenas.engine.energy import Ledger, PowerClass, PowerModel
 from cenas.engine.evaluators import Estimator, Trainer
 
 JobKind = Literal["train", "estimate", "init"]
 JobStatus = Literal["completed", "failed"]
+ResultTiming = Literal["at-dispatch", "at-finish"]
+RESULT_TIMINGS: tuple[str, ...] = ("at-dispatch", "at-finish")
 
 
 @dataclass
@@ -120,6 +129,12 @@ class Backend(ABC):
         """Seconds of one-time estimator work before any estimate (a supernet's training)."""
         return 0.0
 
+    @property
+    def estimate_power_class(self) -> PowerClass:
+        """What the estimates compute, for the carbon budget's worst case (short training
+        unless the backend knows better)."""
+        return "train"
+
     @abstractmethod
     def cost_s(self, kind: JobKind, arch: int) -> float:
         """Seconds of work a new job needs, if known before it runs (else ``0``)."""
@@ -162,6 +177,15 @@ class Backend(ABC):
             being paused (a live job ends its current epoch or estimate first).
         """
 
+    @abstractmethod
+    def release(self, worker: int, t: float) -> None:
+        """``worker`` is released from ``t`` to the end of the step: it takes no job."""
+
+    @abstractmethod
+    def wait(self, worker: int, seconds: float) -> None:
+        """``worker`` spends the first ``seconds`` of the step coming back from release (the
+        step opened with it free from ``seconds``)."""
+
     def charge_shared(self, job: Job, workers: list[int], seconds: float) -> None:
         """Charge ``seconds`` of data-parallel ``job`` work (the ``init`` job) to each of
         ``workers``; only backends with one-time estimator work have any."""
@@ -179,24 +203,39 @@ class SimulatedBackend(Backend):
         n_workers: GPUs in the pool.
         estimator: Tabular estimates and their costs.
         trainer: Tabular trainings and their costs.
-        power: Power of a GPU in each state.
+        power: Power of a GPU in each state; estimates draw the power of the estimator's
+            :attr:`~cenas.engine.evaluators.Estimator.power_class`.
+        results: When a job's result reaches the scheduler (see the module doc).
     """
 
     name = "simulated"
     live = False
 
     def __init__(
-        self, n_workers: int, estimator: Estimator, trainer: Trainer, power: PowerModel
+        self,
+        n_workers: int,
+        estimator: Estimator,
+        trainer: Trainer,
+        power: PowerModel,
+        results: ResultTiming = "at-dispatch",
     ) -> None:
         super().__init__(n_workers)
+        if results not in RESULT_TIMINGS:
+            raise ValueError(f"results must be one of {', '.join(RESULT_TIMINGS)}")
         self.estimator = estimator
         self.trainer = trainer
-        self.power = power
+        self.power = power.for_estimator(estimator.power_class)
+        self.results = results
         self._step = 0
         self._duration = 0.0
         self._intensity = 0.0
         self._heap: list[tuple[float, int]] = []
         self._running: dict[int, Job] = {}
+        self._pending: dict[int, JobResult] = {}
+
+    @property
+    def estimate_power_class(self) -> PowerClass:
+        return self.estimator.power_class
 
     @property
     def init_cost_s(self) -> float:
@@ -223,12 +262,13 @@ class SimulatedBackend(Backend):
         self._heap = [(free_at.get(w, 0.0), w) for w in range(self.n_workers)]
         heapq.heapify(self._heap)
         self._running = {}
+        self._pending = {}
 
     def next_free(self) -> tuple[float, int, JobResult | None] | None:
         while self._heap:
             t, w = heapq.heappop(self._heap)
             if t < self._duration - 1e-9 and w not in self._running:
-                return t, w, None
+                return t, w, self._pending.pop(w, None)
         return None
 
     def start(self, job: Job, worker: int, t: float) -> JobResult | None:
@@ -245,20 +285,41 @@ class SimulatedBackend(Backend):
             y = self.estimator.estimate(job.arch)
         else:
             y = self.trainer.train(job.arch)
-        return JobResult(job=job, t=t, status="completed", objectives=y)
+        if self.results == "at-dispatch":
+            return JobResult(job=job, t=t, status="completed", objectives=y)
+        self._pending[worker] = JobResult(job=job, t=t + run, status="completed", objectives=y)
+        return None
 
     def idle(self, worker: int, t: float) -> None:
         self.ledger.charge(
             self._step, worker, "idle", None, self._duration - t, self.power, self._intensity
         )
 
+    def release(self, worker: int, t: float) -> None:
+        self.ledger.charge(
+            self._step, worker, "released", None, self._duration - t, self.power, self._intensity
+        )
+
+    def wait(self, worker: int, seconds: float) -> None:
+        self.ledger.charge(self._step, worker, "idle", None, seconds, self.power, self._intensity)
+
     def end_step(self) -> tuple[list[Job], list[JobResult]]:
         out = [self._running[w] for w in sorted(self._running)]
         for job in out:
             job.status = "paused"
+        late = [self._pending[w] for w in sorted(self._pending, key=lambda w: self._pending[w].t)]
         self._running = {}
+        self._pending = {}
         self._heap = []
-        return out, []
+        return out, late
 
 
-__all__ = ["Backend", "Job", "JobKind", "JobResult", "SimulatedBackend"]
+__all__ = [
+    "RESULT_TIMINGS",
+    "Backend",
+    "Job",
+    "JobKind",
+    "JobResult",
+    "ResultTiming",
+    "SimulatedBackend",
+]

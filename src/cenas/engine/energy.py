@@ -6,9 +6,22 @@ Power defaults describe an NVIDIA A100-SXM4-40GB (TDP 400 W), a common data-cent
   CIFAR-scale ResNet-like training, which does not saturate the GPU's tensor cores);
 * ``estimate_w = 300``: low-fidelity estimation *is* short training, so it draws the same
   power; its energy is small because it runs 12 of 200 epochs, not because it draws less;
-* ``idle_w = 55``: an idle A100 with its memory powered (NVIDIA reports 50-60 W).
+* ``inference_w = 180``: a supernet evaluation (forward passes of one validation set, no
+  backward pass, no optimiser state);
+* ``proxy_w = 115``: a zero-cost proxy (one or two passes of one batch, dominated by kernel
+  launches and host work);
+* ``idle_w = 55``: an idle A100 with its memory powered (NVIDIA reports 50-60 W);
+* a *released* GPU (returned to the cloud, or powered down) draws nothing for the study.
 
-An estimator's one-time ``init`` work (a supernet's training) is training and draws
+``inference_w`` and ``proxy_w`` are **modelled, not measured**: no GPU power table has been
+measured for cenas yet (``benchmarks/device_check.py`` measures one on a lent GPU). They follow
+the linear utilisation model of server power (Fan, Weber, Barroso, "Power provisioning for a
+warehouse-sized computer", ISCA 2007): ``idle + u * (train - idle)`` with an assumed
+utilisation ``u`` of one half for inference and one quarter for a proxy.
+
+Which estimation power a study's estimates draw follows the estimator's
+:attr:`~cenas.engine.evaluators.Estimator.power_class` (:meth:`PowerModel.estimator_w`). An
+estimator's one-time ``init`` work (a supernet's training) is training and draws
 ``train_w``.
 
 Every charge is a :class:`LedgerEntry` of one GPU, one step and one job (or idle time), so
@@ -17,13 +30,18 @@ the carbon of a study adds up the same over jobs, over steps and over GPUs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 JOULES_PER_KWH = 3.6e6
 
-WorkKind = Literal["train", "estimate", "init", "idle"]
+WorkKind = Literal["train", "estimate", "init", "idle", "released"]
+
+PowerClass = Literal["train", "inference", "proxy"]
+"""What an estimate's computation is: short training (low fidelity), inference (a supernet's
+evaluation) or a zero-cost proxy."""
 
 
 @dataclass(frozen=True)
@@ -32,26 +50,44 @@ class PowerModel:
 
     Attributes:
         train_w: While training.
-        estimate_w: While estimating.
+        estimate_w: While estimating by short training (low fidelity).
         idle_w: While idle.
+        inference_w: While estimating by inference (a supernet's evaluation).
+        proxy_w: While computing a zero-cost proxy.
     """
 
     train_w: float = 300.0
     estimate_w: float = 300.0
     idle_w: float = 55.0
+    inference_w: float = 180.0
+    proxy_w: float = 115.0
 
     def __post_init__(self) -> None:
-        for name in ("train_w", "estimate_w", "idle_w"):
+        for name in ("train_w", "estimate_w", "idle_w", "inference_w", "proxy_w"):
             if getattr(self, name) < 0:
                 raise ValueError(f"power.{name} must be non-negative")
 
+    def estimator_w(self, power_class: PowerClass) -> float:
+        """Power of an estimating GPU whose estimates are of ``power_class``."""
+        return {
+            "train": self.estimate_w,
+            "inference": self.inference_w,
+            "proxy": self.proxy_w,
+        }[power_class]
+
+    def for_estimator(self, power_class: PowerClass) -> PowerModel:
+        """This model with ``estimate_w`` set to the power of ``power_class`` estimates."""
+        return dataclasses.replace(self, estimate_w=self.estimator_w(power_class))
+
     def watts(self, kind: WorkKind) -> float:
-        """Power of a GPU doing ``kind`` of work (``init``, a supernet's training: ``train_w``)."""
+        """Power of a GPU doing ``kind`` of work (``init``, a supernet's training: ``train_w``;
+        ``released``: nothing)."""
         return {
             "train": self.train_w,
             "estimate": self.estimate_w,
             "init": self.train_w,
             "idle": self.idle_w,
+            "released": 0.0,
         }[kind]
 
 
@@ -167,4 +203,12 @@ class Ledger:
         return out
 
 
-__all__ = ["JOULES_PER_KWH", "Ledger", "LedgerEntry", "PowerModel", "WorkKind", "carbon_g"]
+__all__ = [
+    "JOULES_PER_KWH",
+    "Ledger",
+    "LedgerEntry",
+    "PowerClass",
+    "PowerModel",
+    "WorkKind",
+    "carbon_g",
+]

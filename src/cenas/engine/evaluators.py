@@ -57,6 +57,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from cenas.bench import NB201Task, load_nb201_table
+from cenas.engine.energy import PowerClass
 from cenas.errors import ConfigError, DataError
 
 
@@ -78,6 +79,12 @@ class Estimator(ABC):
     def cost_basis(self) -> str:
         """Where :meth:`cost_s` comes from, in words (for reports)."""
         return "modelled from the measured GTX 1080 Ti batch-256 latency"
+
+    @property
+    def power_class(self) -> PowerClass:
+        """What an estimate computes, for its power (:meth:`PowerModel.estimator_w`): short
+        training by default."""
+        return "train"
 
     @abstractmethod
     def cost_s(self, arch: int) -> float:
@@ -267,6 +274,10 @@ class SupernetEstimator(Estimator):
     @property
     def init_cost_s(self) -> float:
         return self.gpu_hours * 3600.0
+
+    @property
+    def power_class(self) -> PowerClass:
+        return "inference"
 
     @property
     def cost_basis(self) -> str:
@@ -533,6 +544,10 @@ class ZeroCostEstimator(Estimator):
             )
 
     @property
+    def power_class(self) -> PowerClass:
+        return "proxy"
+
+    @property
     def cost_basis(self) -> str:
         return f"measured per cell on {self.table.device(self.proxy)}"
 
@@ -648,6 +663,11 @@ class PredictorEstimator(Estimator):
     @property
     def init_cost_s(self) -> float:
         return 0.0 if self.base is None else self.base.init_cost_s
+
+    @property
+    def power_class(self) -> PowerClass:
+        """The base's (a prediction itself is a GP on a CPU, seconds); a proxy's without one."""
+        return "proxy" if self.base is None else self.base.power_class
 
     @property
     def cost_basis(self) -> str:

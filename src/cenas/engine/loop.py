@@ -30,6 +30,13 @@ pauses in steps where none estimate, carries over between steps, draws training 
 charged to the ledger at each hour's intensity like any other job. No estimate starts before
 the moment it completes.
 
+Each step the policy answers an :class:`~cenas.engine.policy_api.Allocation`: training,
+estimating and *released* GPUs. Workers take their roles in that order (the lowest-numbered
+train). A released GPU does no work and draws nothing in that step (ledger kind
+``released``, 0 J in simulation); one that was released in the previous step and works again
+first spends ``EngineConfig.release_delay_s`` getting back (charged at idle power, no work).
+Unfinished jobs are never held by a released GPU: every job pauses at the end of a step.
+
 Budgets: the loop stops after ``hours`` or when the carbon budget is spent. A step whose
 worst-case carbon (all its GPUs busy) would cross the budget runs only for the share of
 the hour the remaining budget allows, and the study stops there: spending never exceeds
@@ -49,10 +56,12 @@ from numpy.typing import NDArray
 from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.engine.clock import Clock, SimulatedClock
 from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
-from cenas.engine.policy_api import Policy, State, clip_gpus
+from cenas.engine.policy_api import Allocation, Decision, Policy, State, as_allocation
 from cenas.engine.signal import CarbonSignal
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
+
+Role = Literal["train", "estimate", "release"]
 
 
 class Task(Protocol):
@@ -112,6 +121,7 @@ class StepRecord:
     n_estimated: int
     queue_len: int
     stop: str | None = None
+    n_release: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,8 @@ class EngineConfig:
         power: GPU power model.
         step_seconds: Seconds one step lasts, when not ``step_hours`` of time (a live
             demonstration replays one hour of the trace per ``step_seconds`` of wall time).
+        release_delay_s: Seconds a GPU released in one step needs, in the next step it
+            works, before it can work (provisioning or power-up; charged at idle power).
     """
 
     n_gpus: int = 8
@@ -159,6 +171,7 @@ class EngineConfig:
     selection: Literal["hvi", "dominance"] = "hvi"
     power: PowerModel = field(default_factory=PowerModel)
     step_seconds: float | None = None
+    release_delay_s: float = 0.0
 
     @property
     def n_steps(self) -> int:
@@ -224,6 +237,8 @@ class Engine:
         self._hv = 0.0
         self._new_trained: list[int] = []
         self._n_estimate_jobs = 0
+        self.released: set[int] = set()
+        """Workers released in the last step run."""
         self.init_job: Job | None = None
         """The estimator's one-time work (``None`` when it has none)."""
         self._init_ready: tuple[int, float] | None = None  # (step, second) it completed
@@ -286,6 +301,8 @@ class Engine:
             queue_len=len(self.queue),
             queue_capacity=cfg.capacity,
             n_paused_train=len(self.paused["train"]),
+            n_released=len(self.released),
+            release_delay_s=cfg.release_delay_s,
         )
 
     # ------------------------------------------------------------------- loop
@@ -295,11 +312,12 @@ class Engine:
             self.step()
         return self.records
 
-    def step(self, n_train: int | None = None) -> StepRecord:
+    def step(self, decision: Decision | None = None) -> StepRecord:
         """Run one scheduling step.
 
         Args:
-            n_train: Training GPUs for this step; ``None`` asks the policy.
+            decision: This step's :class:`Allocation`, or its number of training GPUs (the
+                rest estimate); ``None`` asks the policy.
 
         Returns:
             The step's record.
@@ -309,17 +327,18 @@ class Engine:
         cfg, s = self.config, self.step_index
         step_s = cfg.step_seconds if cfg.step_seconds is not None else cfg.step_hours * 3600.0
         intensity = self.signal.intensity(s)
-        if n_train is None:
-            n_train = self.policy.decide(self.observe())
-        n_train = clip_gpus(n_train, cfg.n_gpus)
-        n_est = cfg.n_gpus - n_train
+        if decision is None:
+            decision = self.policy.decide(self.observe())
+        alloc = as_allocation(decision, cfg.n_gpus)
+        n_train, n_est = alloc.train, alloc.estimate
 
         duration, stop = step_s, None
         if cfg.carbon_budget_g is not None:
-            est_w = max(cfg.power.estimate_w, cfg.power.idle_w)
+            power = cfg.power
+            est_w = max(power.estimator_w(self.backend.estimate_power_class), power.idle_w)
             if self.init_pending:  # estimating GPUs may train the supernet
-                est_w = max(est_w, cfg.power.train_w)
-            watts = n_train * cfg.power.train_w + n_est * est_w
+                est_w = max(est_w, power.train_w)
+            watts = n_train * max(power.train_w, power.idle_w) + n_est * est_w
             worst_g_per_s = watts * intensity / JOULES_PER_KWH
             left = cfg.carbon_budget_g - self.cum_carbon_g
             if worst_g_per_s > 0 and worst_g_per_s * step_s > left:
@@ -327,7 +346,7 @@ class Engine:
                 stop = "carbon budget spent"
 
         t0 = self.clock.now()
-        entries = self._simulate(s, n_train, duration, intensity)
+        entries = self._simulate(s, alloc, duration, intensity)
         if s < self.replay_until:
             self.clock.jump_to(t0 + duration)
         else:
@@ -366,6 +385,7 @@ class Engine:
             n_estimated=sum(1 for a in self.archs.values() if a.estimated is not None),
             queue_len=len(self.queue),
             stop=stop,
+            n_release=alloc.release,
         )
         self.records.append(record)
         if self.on_step is not None:
@@ -374,27 +394,38 @@ class Engine:
 
     # ------------------------------------------------------------ simulation
     def _simulate(
-        self, s: int, n_train: int, duration: float, intensity: float
+        self, s: int, alloc: Allocation, duration: float, intensity: float
     ) -> list[LedgerEntry]:
         """Run one step's work on the backend, worker by worker in the order they are free."""
         cfg, backend = self.config, self.backend
         first = len(self.ledger.entries)
-        train: JobKind = "train"
-        estimate: JobKind = "estimate"
-        roles: list[JobKind] = [train] * n_train + [estimate] * (cfg.n_gpus - n_train)
-        estimating = [g for g in range(cfg.n_gpus) if roles[g] == "estimate"]
-        free_at: dict[int, float] = {}
+        train: list[Role] = ["train"]
+        estimate: list[Role] = ["estimate"]
+        release: list[Role] = ["release"]
+        roles = train * alloc.train + estimate * alloc.estimate + release * alloc.release
+        delay = min(cfg.release_delay_s, duration) if cfg.release_delay_s > 0 else 0.0
+        back = {g for g in self.released if roles[g] != "release"} if delay > 0 else set()
+        estimating = [g for g in range(cfg.n_gpus) if roles[g] == "estimate" and g not in back]
+        free_at: dict[int, float] = dict.fromkeys(back, delay)
+        init_share = None
         if self.init_pending and estimating and duration > 0:
-            free_at = dict.fromkeys(estimating, self._run_init(s, estimating, duration))
+            init_share = self._run_init(s, estimating, duration)
+            free_at.update(dict.fromkeys(estimating, init_share))
         backend.begin_step(s, duration, intensity, free_at)
-        if free_at:
+        if init_share is not None:
             assert self.init_job is not None
-            backend.charge_shared(self.init_job, estimating, free_at[estimating[0]])
+            backend.charge_shared(self.init_job, estimating, init_share)
+        for g in sorted(back):
+            backend.wait(g, delay)
         while (event := backend.next_free()) is not None:
             t, g, result = event
             if result is not None:
                 self._complete(result, s)
-            job = self._next_job(roles[g], s)
+            role = roles[g]
+            if role == "release":
+                backend.release(g, t)
+                continue
+            job = self._next_job(role, s)
             if job is None:  # nothing to do: idle for the rest of the step
                 backend.idle(g, t)
                 continue
@@ -406,6 +437,7 @@ class Engine:
             self._complete(result, s)
         for job in unfinished:  # unfinished work carries over to any GPU of its kind
             self.paused[job.kind].append(job)
+        self.released = {g for g in range(cfg.n_gpus) if roles[g] == "release"}
         return self.ledger.entries[first:]
 
     def _run_init(self, s: int, gpus: list[int], duration: float) -> float:
@@ -434,7 +466,7 @@ class Engine:
         self.jobs.append(job)
         return job
 
-    def _next_job(self, role: JobKind, s: int) -> Job | None:
+    def _next_job(self, role: Literal["train", "estimate"], s: int) -> Job | None:
         if self.paused[role]:
             return self.paused[role].pop(0)
         if role == "train":

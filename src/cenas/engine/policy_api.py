@@ -2,7 +2,9 @@
 
 CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024) splits the GPUs every scheduling step between
 energy-efficient *estimation* and energy-intensive *training*; a policy maps the observed
-:class:`State` to the number of training GPUs.
+:class:`State` to an :class:`Allocation`: how many GPUs train, how many estimate and how many
+are *released* (returned to the cloud or powered down: they draw nothing and do nothing in
+that step). A policy may also answer a plain number of training GPUs, the rest estimating.
 
 The interface lives in the engine layer because the step loop (:mod:`cenas.engine.loop`)
 builds the :class:`State` and calls :meth:`Policy.decide`; the policies themselves
@@ -39,6 +41,9 @@ class State:
         queue_len: Estimated candidates waiting for training.
         queue_capacity: Capacity of that queue.
         n_paused_train: Unfinished trainings waiting for a GPU.
+        n_released: GPUs released in the previous step (one brought back this step works
+            only after the study's release delay).
+        release_delay_s: Seconds a released GPU needs before it works again.
     """
 
     step: int
@@ -55,6 +60,8 @@ class State:
     queue_len: int = 0
     queue_capacity: int = 1
     n_paused_train: int = 0
+    n_released: int = 0
+    release_delay_s: float = 0.0
 
     def intensity_percentile(self, horizon: int = 24) -> float:
         """Share of the coming ``horizon`` hours that are cleaner than now, in [0, 1].
@@ -68,14 +75,58 @@ class State:
         return float(np.mean(coming < self.intensity))
 
 
+@dataclass(frozen=True)
+class Allocation:
+    """One step's split of the pool.
+
+    Attributes:
+        train: GPUs that train.
+        estimate: GPUs that estimate.
+        release: GPUs released for the step (0 W, no work).
+    """
+
+    train: int
+    estimate: int
+    release: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.train, self.estimate, self.release) < 0:
+            raise ValueError(f"allocation counts must be non-negative, got {self}")
+
+    @property
+    def n_gpus(self) -> int:
+        """GPUs the allocation covers."""
+        return self.train + self.estimate + self.release
+
+
+Decision = int | Allocation
+"""What :meth:`Policy.decide` answers: an allocation, or a number of training GPUs."""
+
+
+def as_allocation(decision: Decision | float, n_gpus: int) -> Allocation:
+    """The allocation of a decision: a number of training GPUs (rounded and clipped; the
+    rest estimate), or an :class:`Allocation` of exactly ``n_gpus`` GPUs.
+
+    Raises:
+        ValueError: For an allocation of another pool size.
+    """
+    if isinstance(decision, Allocation):
+        if decision.n_gpus != n_gpus:
+            raise ValueError(f"allocation {decision} covers {decision.n_gpus} GPUs, not {n_gpus}")
+        return decision
+    n = clip_gpus(decision, n_gpus)
+    return Allocation(train=n, estimate=n_gpus - n)
+
+
 class Policy(ABC):
-    """Decides how many GPUs train in the coming step; the rest estimate."""
+    """Decides how the pool splits in the coming step."""
 
     name: str = "policy"
 
     @abstractmethod
-    def decide(self, state: State) -> int:
-        """Number of training GPUs, in ``[0, state.n_gpus]``."""
+    def decide(self, state: State) -> Decision:
+        """An :class:`Allocation` of ``state.n_gpus`` GPUs, or a number of training GPUs in
+        ``[0, state.n_gpus]`` (the rest estimate)."""
 
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget per-episode memory (default: nothing)."""
@@ -86,4 +137,4 @@ def clip_gpus(n: float, n_gpus: int) -> int:
     return int(min(max(round(n), 0), n_gpus))
 
 
-__all__ = ["Policy", "State", "clip_gpus"]
+__all__ = ["Allocation", "Decision", "Policy", "State", "as_allocation", "clip_gpus"]

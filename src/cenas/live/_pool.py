@@ -34,6 +34,7 @@ Training", 2018): a trial's state lives in its checkpoint, not in the worker tha
 
 from __future__ import annotations
 
+import bisect
 import time
 from abc import abstractmethod
 from collections.abc import Callable
@@ -116,6 +117,7 @@ class WorkerPool(Backend):
         self._free: list[tuple[float, int]] = []
         self._running: dict[int, _Running] = {}
         self._idle_from: dict[int, float] = {}
+        self._released_now: set[int] = set()
         self._paused_now: list[Job] = []
         self.busy_s = 0.0
         """Worker-seconds spent inside jobs (measured by the workers)."""
@@ -202,6 +204,7 @@ class WorkerPool(Backend):
         self._t0 = time.monotonic()
         self._free = [(0.0, w) for w in range(self.n_workers) if w not in self._running]
         self._idle_from = {}
+        self._released_now = set()
 
     def start(self, job: Job, worker: int, t: float) -> JobResult | None:
         job.gpu, job.status = worker, "running"
@@ -210,7 +213,7 @@ class WorkerPool(Backend):
             job.status, job.end_step = "completed", self._step
             self._charge_coordinator(worker, job, reading)
             now = self._now()
-            self._free.append((now, worker))
+            bisect.insort(self._free, (now, worker))
             return JobResult(job, now, "completed", y, detail={"estimator": self.predictor.name})
         self._running[worker] = _Running(job, self._now())
         item = WorkItem(job.id, job.kind, job.arch, self._arch_str(job.arch), job.attempts)
@@ -220,21 +223,45 @@ class WorkerPool(Backend):
     def idle(self, worker: int, t: float) -> None:
         self._idle_from[worker] = t
 
+    def release(self, worker: int, t: float) -> None:
+        """The worker takes no job for the rest of the step. A local device is not powered
+        down, so its time is charged at the slot's idle power, as kind ``released``."""
+        self._idle_from[worker] = t
+        self._released_now.add(worker)
+
+    def wait(self, worker: int, seconds: float) -> None:
+        """The worker takes no job for the first ``seconds`` of the step (its release delay),
+        charged at the slot's idle power."""
+        self._free = [(t, w) for t, w in self._free if w != worker]
+        bisect.insort(self._free, (seconds, worker))
+        self.ledger.record(
+            self._step,
+            worker,
+            "idle",
+            None,
+            seconds,
+            self.idle_w * seconds,
+            self._intensity,
+            False,
+            "model:idle",
+        )
+
     def next_free(self) -> Event | None:
-        if self._free:
-            _, w = self._free.pop(0)
-            return self._now(), w, None
-        while self._running:
-            left = self._duration - self._now()
+        while True:
+            now = self._now()
+            if self._free and self._free[0][0] <= now:
+                _, w = self._free.pop(0)
+                return now, w, None
+            left = self._duration - now
             if left <= 0:
                 return None
-            event = self._poll(min(left, 0.25))
-            if event is not None:
-                return event
-        left = self._duration - self._now()
-        if left > 0:  # everyone idle: the step's time passes
-            time.sleep(left)
-        return None
+            wake = self._free[0][0] - now if self._free else left
+            if self._running:
+                event = self._poll(min(left, wake, 0.25))
+                if event is not None:
+                    return event
+            else:  # everyone idle or waiting: the step's time passes
+                time.sleep(min(left, wake))
 
     def _poll(self, timeout: float) -> Event | None:
         """Handle one message or the dead workers; a finished job's event, if any."""
@@ -345,7 +372,7 @@ class WorkerPool(Backend):
                 self.ledger.record(
                     self._step,
                     w,
-                    "idle",
+                    "released" if w in self._released_now else "idle",
                     None,
                     end - start,
                     self.idle_w * (end - start),

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cenas.engine.policy_api import as_allocation
 from cenas.errors import ConfigError
 from cenas.policy.rl._action import ACTION_KINDS, action_to_gpus
 from cenas.policy.rl._model import RLPolicy
@@ -172,7 +173,7 @@ def teacher_data(
         rewards: list[float] = []
         while not engine.done:
             state = observe(engine)
-            n = engine.policy.decide(state)
+            n = as_allocation(engine.policy.decide(state), config.gpus).train
             obs.append(observation(state, config.horizon))
             if config.action == "discrete":
                 acts.append(float(np.argmin(np.abs(levels - n) + 1e-3 * np.arange(levels.size))))
