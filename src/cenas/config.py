@@ -69,6 +69,12 @@ class StudyConfig:
             whenever there is history enough before the window, else actual).
         release_delay_s: Seconds a GPU released in one step needs, in the next step it
             works, before it works again (provisioning or power-up; charged at idle power).
+        train_unscreened: Whether a training GPU with no queued candidate worth training
+            trains an unscreened one anyway (``False``: it estimates instead).
+        screen: Proposals each estimate is chosen among by a surrogate fitted on the
+            estimates (``0``: none; NAS-Bench-201 cells only).
+        steer: ``queue`` (estimates choose what trains) or ``optimizer`` (calibrated
+            estimates also inform the optimiser's model of where good cells lie).
         results: Simulation: when a job's result reaches the scheduler: ``at-finish`` (when
             the job finishes, as in live mode) or ``at-dispatch`` (when it starts, the
             look-ahead of the tabular simulator before the carbon lever).
@@ -127,6 +133,9 @@ class StudyConfig:
     selection: str = "hvi"
     signal: str = "auto"
     release_delay_s: float = 0.0
+    train_unscreened: bool = True
+    screen: int = 0
+    steer: str = "queue"
     results: str = "at-dispatch"
     clock: str = "simulated"
     speedup: float = 1.0
@@ -216,6 +225,12 @@ class StudyConfig:
             raise ConfigError(f"estimate_ratio: must be positive, got {self.estimate_ratio}")
         if self.release_delay_s < 0:
             raise ConfigError(f"release_delay_s: must be non-negative, got {self.release_delay_s}")
+        if self.screen < 0:
+            raise ConfigError(f"screen: must be non-negative, got {self.screen}")
+        if self.screen > 1 and self.live and self.space != "nb201":
+            raise ConfigError("screen: needs NAS-Bench-201 cells (space = 'nb201')")
+        if self.steer not in ("queue", "optimizer"):
+            raise ConfigError(f"steer: must be 'queue' or 'optimizer', got {self.steer!r}")
         from cenas.engine.backend import RESULT_TIMINGS
 
         if self.results not in RESULT_TIMINGS:
@@ -323,6 +338,9 @@ class StudyConfig:
             power=self.power,
             step_seconds=None if self.step_minutes is None else self.step_minutes * 60.0,
             release_delay_s=self.release_delay_s,
+            train_unscreened=self.train_unscreened,
+            screen=self.screen,
+            steer=self.steer,  # type: ignore[arg-type]
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -214,3 +214,25 @@ def test_bound_never_exceeds_a_concrete_schedule() -> None:
         assert r.work_s["train"].sum() == pytest.approx(sum(j.seconds for j in jobs[:-1]))
         assert r.work_s["estimate"].sum() == pytest.approx(20 * STEP)
     assert kept.powered.tolist() == [n_gpus] * horizon
+
+
+def test_work_of_a_ledger_groups_trainings_and_pools_estimation() -> None:
+    from cenas.engine.energy import LedgerEntry
+    from cenas.policy.bound import work_of
+
+    entries = [
+        LedgerEntry(0, 0, "train", 1, 3600.0, 300.0 * 3600.0, 0.0),
+        LedgerEntry(1, 0, "train", 1, 1200.0, 300.0 * 1200.0, 0.0),
+        LedgerEntry(1, 1, "estimate", 2, 100.0, 180.0 * 100.0, 0.0),
+        LedgerEntry(1, 1, "estimate", 3, 50.0, 180.0 * 50.0, 0.0),
+        LedgerEntry(1, 1, "idle", None, 3450.0, 55.0 * 3450.0, 0.0),
+        LedgerEntry(1, 2, "released", None, 3600.0, 0.0, 0.0),
+        LedgerEntry(2, 0, "train", 4, 600.0, 300.0 * 600.0, 0.0),  # after the target step
+    ]
+    items = work_of(entries, until_step=1)
+    trains = [w for w in items if w.kind == "train"]
+    assert len(trains) == 1 and trains[0].seconds == 4800.0 and not trains[0].divisible
+    assert trains[0].watts == pytest.approx(300.0)
+    est = [w for w in items if w.kind == "estimate"]
+    assert len(est) == 1 and est[0].seconds == 150.0 and est[0].divisible
+    assert est[0].watts == pytest.approx(180.0)

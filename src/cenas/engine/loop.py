@@ -57,6 +57,7 @@ from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.engine.clock import Clock, SimulatedClock
 from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
 from cenas.engine.policy_api import Allocation, Decision, Policy, State, as_allocation
+from cenas.engine.screen import Screen
 from cenas.engine.signal import CarbonSignal
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
@@ -159,6 +160,22 @@ class EngineConfig:
             demonstration replays one hour of the trace per ``step_seconds`` of wall time).
         release_delay_s: Seconds a GPU released in one step needs, in the next step it
             works, before it can work (provisioning or power-up; charged at idle power).
+        train_unscreened: What a training GPU does when no queued candidate is worth
+            training: ``True`` trains anyway (the lowest dominance number in the queue, or a
+            fresh cell from the optimiser when the queue is empty — unscreened); ``False``
+            trains only a queued candidate whose estimate adds hypervolume to the trained
+            cells' estimates (any queued candidate while no trained cell has an estimate)
+            and otherwise estimates.
+        screen: Proposals the estimating GPUs choose each estimate among (``0`` or ``1``:
+            estimate each proposal of the optimiser as it comes). With ``k > 1`` the engine
+            keeps ``k`` proposals and estimates the one a surrogate fitted on the estimates
+            so far predicts best (:class:`cenas.engine.screen.Screen`); the surrogate is
+            refitted at the start of each step.
+        steer: Where estimates act: ``queue`` — they only choose which candidates train;
+            ``optimizer`` — also, calibrated on the trained cells (a least-squares line per
+            objective from estimate to trained value), every estimated cell not trained yet
+            is given to the optimiser (:meth:`Optimizer.set_estimates`) as weaker evidence
+            of where good cells lie; LaMOO fits its partition tree on them too.
     """
 
     n_gpus: int = 8
@@ -172,6 +189,9 @@ class EngineConfig:
     power: PowerModel = field(default_factory=PowerModel)
     step_seconds: float | None = None
     release_delay_s: float = 0.0
+    train_unscreened: bool = True
+    screen: int = 0
+    steer: Literal["queue", "optimizer"] = "queue"
 
     @property
     def n_steps(self) -> int:
@@ -239,6 +259,9 @@ class Engine:
         self._n_estimate_jobs = 0
         self.released: set[int] = set()
         """Workers released in the last step run."""
+        self.proposals: list[int] = []
+        """Proposals waiting to be screened (``EngineConfig.screen``)."""
+        self.screen = Screen(seed=getattr(optimizer, "seed", 0)) if config.screen > 1 else None
         self.init_job: Job | None = None
         """The estimator's one-time work (``None`` when it has none)."""
         self._init_ready: tuple[int, float] | None = None  # (step, second) it completed
@@ -346,6 +369,8 @@ class Engine:
                 stop = "carbon budget spent"
 
         t0 = self.clock.now()
+        if self.screen is not None:
+            self._fit_screen()
         entries = self._simulate(s, alloc, duration, intensity)
         if s < self.replay_until:
             self.clock.jump_to(t0 + duration)
@@ -354,6 +379,8 @@ class Engine:
         if self._new_trained:
             self.backend.update(np.asarray(self.trained_x), np.vstack(self.trained_y))
             self._new_trained = []
+        if cfg.steer == "optimizer":
+            self._steer_optimizer()
         energy = float(sum(e.energy_j for e in entries))
         carbon = float(sum(e.carbon_g for e in entries))
         self.cum_carbon_g += carbon
@@ -363,6 +390,7 @@ class Engine:
         if (
             stop is None
             and self.optimizer.n_available == 0
+            and not self.proposals
             and not self.queue
             and not any(self.paused.values())
         ):
@@ -466,9 +494,34 @@ class Engine:
         self.jobs.append(job)
         return job
 
+    def _steer_optimizer(self) -> None:
+        """Give the optimiser the calibrated estimates of the estimated, untrained cells."""
+        pairs = [
+            (a.estimated, a.true)
+            for a in self.archs.values()
+            if a.estimated is not None and a.true is not None
+        ]
+        pending = [a for a in self.archs.values() if a.estimated is not None and a.true is None]
+        if len(pairs) < 3 or not pending:
+            return
+        est = np.vstack([p[0] for p in pairs])
+        true = np.vstack([p[1] for p in pairs])
+        y = np.vstack([a.estimated for a in pending])  # type: ignore[misc]
+        for k in range(y.shape[1]):
+            if np.allclose(est[:, k], true[:, k]) or np.ptp(est[:, k]) <= 0:
+                continue
+            slope, icept = np.polyfit(est[:, k], true[:, k], 1)
+            y[:, k] = icept + slope * y[:, k]
+        self.optimizer.set_estimates([a.arch for a in pending], y)
+
     def _next_job(self, role: Literal["train", "estimate"], s: int) -> Job | None:
         if self.paused[role]:
             return self.paused[role].pop(0)
+        if role == "train" and not self.config.train_unscreened:
+            best = self._pop_screened()
+            if best is not None:
+                return self._new_job("train", best, s)
+            return self._next_job("estimate", s)
         if role == "train":
             if self.queue:
                 return self._new_job("train", self._pop_best(), s)
@@ -486,13 +539,53 @@ class Engine:
             len(self.trained_x) + self.config.capacity
         ):
             return None
-        cand = self.optimizer.ask(1)
-        if cand.size == 0:
+        proposal = self._propose()
+        if proposal is None:
             return None
-        arch = int(cand[0])
-        self.archs[arch] = Arch(arch=arch)
+        self.archs[proposal] = Arch(arch=proposal)
         self._n_estimate_jobs += 1
-        return self._new_job("estimate", arch, s)
+        return self._new_job("estimate", proposal, s)
+
+    def _features(self, keys: list[int]) -> NDArray[np.float64]:
+        """One-hot operations of NAS-Bench-201 cells (the surrogate's inputs)."""
+        space = self.optimizer.space
+        ops = space.indices_to_ops(np.asarray(keys, dtype=np.int64))
+        out = np.zeros((ops.shape[0], ops.shape[1] * space.n_ops))
+        out[np.arange(ops.shape[0])[:, None], ops + np.arange(ops.shape[1]) * space.n_ops] = 1.0
+        return out
+
+    def _fit_screen(self) -> None:
+        assert self.screen is not None
+        done = [a for a in self.archs.values() if a.estimated is not None]
+        if done:
+            self.screen.fit(
+                self._features([a.arch for a in done]),
+                np.vstack([a.estimated for a in done]),  # type: ignore[misc]
+            )
+
+    def _propose(self) -> int | None:
+        """The next cell to estimate: the optimiser's proposal, or the screened best of
+        ``EngineConfig.screen`` of them."""
+        if self.screen is None:
+            cand = self.optimizer.ask(1)
+            return None if cand.size == 0 else int(cand[0])
+        need = self.config.screen - len(self.proposals)
+        if need > 0:
+            self.proposals.extend(int(c) for c in self.optimizer.ask(need))
+        if not self.proposals:
+            return None
+        best = self.screen.choose(self._features(self.proposals), self.task.ref_point)
+        return self.proposals.pop(best)
+
+    def _pop_screened(self) -> int | None:
+        """The queued cell worth training (see ``EngineConfig.train_unscreened``), if any."""
+        if not self.queue:
+            return None
+        est = np.vstack([self.archs[a].estimated for a in self.queue])  # type: ignore[misc]
+        if not any(self.archs[a].estimated is not None for a in self.trained_x):
+            return self.queue.pop(self._lowest_dominance(est))
+        best = self._largest_improvement(est)
+        return None if best is None else self.queue.pop(best)
 
     def _pop_best(self) -> int:
         """Take the queued cell to train next (see ``EngineConfig.selection``)."""

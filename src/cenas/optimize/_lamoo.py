@@ -319,9 +319,12 @@ class LaMOO(Optimizer):
         )
         self._asked: set[int] = set()
         self._root: LaMOONode | None = None
-        self._root_n = -1
+        self._root_v = -1
         self._scale: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None
-        self._prepared_n = -1
+        self._prepared_v = -1
+        self._version = 0
+        self._est_x = np.empty(0, dtype=np.int64)
+        self._est_y = np.empty((0, self.n_objectives))
         self._dominance = np.zeros((0, 0), dtype=bool)
         self._dominance_numbers = np.zeros(0, dtype=np.int64)
         self._tx = np.empty(0, dtype=np.int64)
@@ -330,18 +333,36 @@ class LaMOO(Optimizer):
         self.last_relaxed = 0
 
     # ------------------------------------------------------------------ tree
+    def set_estimates(self, candidates: ArrayLike, objectives: ArrayLike) -> None:
+        """Fit the partition tree on these calibrated estimates beside the told cells (a cell
+        told later counts only with its told objectives)."""
+        x = np.atleast_1d(np.asarray(candidates, dtype=np.int64))
+        y = np.asarray(objectives, dtype=np.float64).reshape(x.shape[0], self.n_objectives)
+        if np.array_equal(x, self._est_x) and np.array_equal(y, self._est_y):
+            return
+        self._est_x, self._est_y = x, y
+        self._version += 1
+
+    def _on_tell(self, candidates: NDArray[np.int64], objectives: NDArray[np.float64]) -> None:
+        self._version += 1
+
     def _prepare(self) -> None:
-        y = self._ty = self.Y
-        self._tx = self.X
+        """The tree's data: the told cells, then the estimated cells not told."""
+        x, y = self.X, self.Y
+        if self._est_x.shape[0]:
+            extra = ~np.isin(self._est_x, x)
+            x = np.concatenate([x, self._est_x[extra]])
+            y = np.vstack([y, self._est_y[extra]])
+        self._tx, self._ty = x, y
         ideal = y.min(axis=0) if y.shape[0] else np.zeros(self.n_objectives)
         span = np.maximum(self.ref_point - ideal, 1e-12)
         self._scale = (ideal, span, hypervolume(y, self.ref_point))
         self._dominance = dominance_matrix(y)
         self._dominance_numbers = self._dominance.sum(axis=1)
-        self._prepared_n = len(self._x)
+        self._prepared_v = self._version
 
     def _ensure_prepared(self) -> None:
-        if self._scale is None or self._prepared_n != len(self._x):
+        if self._scale is None or self._prepared_v != self._version:
             self._prepare()
 
     def node_value(self, samples: NDArray[np.int64]) -> float:
@@ -443,7 +464,7 @@ class LaMOO(Optimizer):
         """
         self._prepare()
         root = LaMOONode(
-            samples=np.arange(len(self._x), dtype=np.int64),
+            samples=np.arange(self._tx.shape[0], dtype=np.int64),
             depth=0,
             region=np.ones(self.space.size, dtype=bool),
         )
@@ -459,7 +480,7 @@ class LaMOO(Optimizer):
             while self.split(node):
                 node = self._best_child(node)
         self._root = root
-        self._root_n = len(self._x)
+        self._root_v = self._version
         return root
 
     def _best_child(self, node: LaMOONode) -> LaMOONode:
@@ -526,7 +547,7 @@ class LaMOO(Optimizer):
         if len(self._x) < max(self.n_init, 2):
             self.last_path = []
             return np.asarray(self.rng.choice(free, size=min(n, free.shape[0]), replace=False))
-        if self._root is None or self._root_n != len(self._x):
+        if self._root is None or self._root_v != self._version:
             self.build_tree(full=self.selection == "leaf")
         assert self._root is not None
         path = self.select(self._root)

@@ -85,6 +85,13 @@ class Optimizer(ABC):
         self._y.extend(obj)
         self._on_tell(cand, obj)
 
+    def set_estimates(self, candidates: ArrayLike, objectives: ArrayLike) -> None:  # noqa: B027
+        """Estimated objectives of cells proposed but not told, in the units of the told ones
+        (the engine calibrates them on the trained cells): weaker evidence of where good
+        cells lie. Each call replaces the previous set. Ignored by default; LaMOO fits its
+        partition tree on them beside the told cells.
+        """
+
     def exclude(self, candidates: ArrayLike) -> None:
         """Never propose these cells (e.g. already evaluated elsewhere)."""
         self._taken[np.atleast_1d(np.asarray(candidates, dtype=np.int64))] = True

@@ -1,9 +1,13 @@
-"""Rule-based allocation policies: vanilla, one-shot, static fraction, heuristic, clairvoyant.
+"""Rule-based allocation policies: vanilla, one-shot, static split, heuristic, elastic,
+clairvoyant.
 
 Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024). The heuristic follows the
 rule-based allocator of CE-NAS's earlier version, which trains more when the intensity is
-low relative to the coming hours; the clairvoyant policy is an oracle bound, not from the
-paper.
+low relative to the coming hours; the elastic rule follows CarbonScaler (Hanafy, Liang, Lee,
+Irwin, Shenoy, "CarbonScaler: Leveraging Cloud Workload Elasticity for Optimizing Carbon
+Efficiency", SIGMETRICS 2024), which scales a job's servers up in the hours of lowest
+marginal carbon before its deadline and releases them otherwise; the clairvoyant policy is
+an oracle rule, not from the paper (the exact offline bound is :mod:`cenas.policy.bound`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cenas.engine.energy import PowerModel
-from cenas.policy.base import Policy, State, clip_gpus
+from cenas.policy.base import Allocation, Decision, Policy, State, clip_gpus
 
 
 class VanillaPolicy(Policy):
@@ -36,21 +40,31 @@ class OneShotPolicy(Policy):
 
 
 class StaticPolicy(Policy):
-    """A fixed share of the GPUs trains.
+    """A fixed split, blind to the grid: a share of the GPUs trains, a share is released
+    (0 W), the rest estimate.
 
     Args:
         fraction: Share of training GPUs, in [0, 1].
+        release: Share of released GPUs, in [0, 1 - fraction].
     """
 
     name = "static"
 
-    def __init__(self, fraction: float = 0.5) -> None:
+    def __init__(self, fraction: float = 0.5, release: float = 0.0) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError("static fraction must lie in [0, 1]")
+        if not 0.0 <= release <= 1.0 - fraction + 1e-9:
+            raise ValueError("static release share must lie in [0, 1 - fraction]")
         self.fraction = fraction
+        self.release = release
 
-    def decide(self, state: State) -> int:
-        return clip_gpus(self.fraction * state.n_gpus, state.n_gpus)
+    def decide(self, state: State) -> Decision:
+        n = state.n_gpus
+        train = clip_gpus(self.fraction * n, n)
+        if self.release <= 0:
+            return train
+        release = min(clip_gpus(self.release * n, n), n - train)
+        return Allocation(train, n - train - release, release)
 
 
 class HeuristicPolicy(Policy):
@@ -97,6 +111,65 @@ class HeuristicPolicy(Policy):
             share = (self.high - p) / (self.high - self.low)
         lo = min(self.min_train, state.n_gpus)
         return clip_gpus(lo + share * (state.n_gpus - lo), state.n_gpus)
+
+
+class ElasticPolicy(Policy):
+    """Scale the training up in the cleanest coming hours, release the pool otherwise.
+
+    CarbonScaler's rule (Hanafy et al., SIGMETRICS 2024) for an elastic job before a
+    deadline: rank the hours by marginal carbon per unit of work and give servers to the
+    cheapest first. Training throughput grows linearly with GPUs here (one candidate per
+    GPU), so the marginal carbon of a GPU-hour is the hour's intensity and the greedy plan
+    trains with the whole pool in the cleanest ``train_share`` of the hours known ahead
+    (now and the forecast, up to ``horizon`` hours and never past the time budget), with
+    the ``estimate_gpus`` feeding the candidate queue in every hour and the rest released
+    in the other hours. Once the queue is full, the estimating GPUs are released too,
+    and at the end of the time budget (``time_left <= endgame``) the whole pool trains.
+
+    Args:
+        horizon: Hours ahead (forecast) the current hour is ranked among.
+        train_share: Share of those hours that train with the whole pool.
+        estimate_gpus: GPUs that estimate in the hours that do not train (the rest are
+            released), and beside the training GPUs in the hours that do.
+        endgame: Time-left fraction from which all GPUs train.
+    """
+
+    name = "elastic"
+
+    def __init__(
+        self,
+        horizon: int = 24,
+        train_share: float = 0.25,
+        estimate_gpus: int = 1,
+        endgame: float = 0.0,
+    ) -> None:
+        if horizon < 1:
+            raise ValueError("elastic horizon must be at least one hour")
+        if not 0.0 < train_share <= 1.0:
+            raise ValueError("elastic train_share must lie in (0, 1]")
+        if estimate_gpus < 0:
+            raise ValueError("elastic estimate_gpus must be non-negative")
+        self.horizon, self.train_share = horizon, train_share
+        self.estimate_gpus, self.endgame = estimate_gpus, endgame
+
+    def trains_now(self, state: State) -> bool:
+        """Whether the current hour is among the cleanest ``train_share`` of those ahead."""
+        left = max(state.n_steps - state.step - 1, 0)
+        coming = np.asarray(state.forecast[: min(self.horizon, left)], dtype=np.float64)
+        hours = np.concatenate([[state.intensity], coming])
+        k = max(1, math.ceil(self.train_share * hours.size - 1e-9))
+        return bool(state.intensity <= np.sort(hours)[k - 1])
+
+    def decide(self, state: State) -> Decision:
+        n = state.n_gpus
+        if state.time_left <= self.endgame:
+            return Allocation(n, 0, 0)
+        est = min(self.estimate_gpus, n)
+        if state.queue_len >= state.queue_capacity:
+            est = 0
+        if self.trains_now(state):
+            return Allocation(n - est, est, 0)
+        return Allocation(0, est, n - est)
 
 
 class ClairvoyantPolicy(Policy):
@@ -153,6 +226,7 @@ class ClairvoyantPolicy(Policy):
 
 __all__ = [
     "ClairvoyantPolicy",
+    "ElasticPolicy",
     "HeuristicPolicy",
     "OneShotPolicy",
     "StaticPolicy",

@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from cenas.engine.energy import LedgerEntry
 from cenas.errors import ConfigError
 
 J_PER_KWH = 3.6e6
@@ -282,4 +283,39 @@ def offline_bound(
     )
 
 
-__all__ = ["BoundResult", "WorkItem", "offline_bound"]
+def work_of(entries: Sequence[LedgerEntry], until_step: int) -> list[WorkItem]:
+    """The work a run did in steps ``0..until_step``, from its ledger: one indivisible item
+    per training job (all its seconds so far, finished or not), and one divisible item per
+    power level of the estimation and of the one-time ``init`` work. Idle and released time
+    is not work: the bound decides its own.
+    """
+    trains: dict[int | None, list[float]] = {}
+    pooled: dict[tuple[str, float], float] = {}
+    for e in entries:
+        if e.step > until_step or e.seconds <= 0 or e.kind in ("idle", "released"):
+            continue
+        watts = e.energy_j / e.seconds
+        if e.kind == "train":
+            acc = trains.setdefault(e.job_id, [0.0, 0.0])
+            acc[0] += e.seconds
+            acc[1] += e.energy_j
+        else:
+            key = (e.kind, round(watts, 6))
+            pooled[key] = pooled.get(key, 0.0) + e.seconds
+    items = [
+        WorkItem(seconds=sec, watts=joules / sec, divisible=False, kind="train")
+        for sec, joules in trains.values()
+    ]
+    items += [
+        WorkItem(seconds=sec, watts=watts, divisible=True, kind=kind)
+        for (kind, watts), sec in sorted(pooled.items())
+    ]
+    return items
+
+
+__all__ = [
+    "BoundResult",
+    "WorkItem",
+    "offline_bound",
+    "work_of",
+]

@@ -9,6 +9,7 @@ from cenas.engine.signal import CarbonSignal
 from cenas.errors import ConfigError
 from cenas.policy._rules import (
     ClairvoyantPolicy,
+    ElasticPolicy,
     HeuristicPolicy,
     OneShotPolicy,
     StaticPolicy,
@@ -21,6 +22,7 @@ POLICIES: tuple[str, ...] = (
     "one-shot",
     "static",
     "heuristic",
+    "elastic",
     "clairvoyant",
     "rl",
     "rl-continuous",
@@ -56,6 +58,8 @@ def make_policy(
         return StaticPolicy(**kwargs)
     if name == "heuristic":
         return HeuristicPolicy(**kwargs)
+    if name == "elastic":
+        return ElasticPolicy(**kwargs)
     if name == "clairvoyant":
         return ClairvoyantPolicy(signal.window, n_gpus, power, 1.0, carbon_budget_g, **kwargs)
     if name in ("rl", "rl-continuous"):

@@ -1,0 +1,124 @@
+"""Estimates that steer the search: screened training, the optimiser fitted on calibrated
+estimates, surrogate screening of proposals; and the elastic and static-release rules."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from cenas.config import StudyConfig
+from cenas.engine.screen import Screen
+from cenas.errors import ConfigError
+from cenas.policy import Allocation, ElasticPolicy, State, StaticPolicy
+from cenas.study import build_engine
+
+BASE = StudyConfig(policy="static", hours=16, gpus=4, budget_g=None, results="at-finish")
+
+
+def test_screened_training_trains_only_estimated_cells() -> None:
+    eng = build_engine(dataclasses.replace(BASE, train_unscreened=False))
+    eng.run()
+    assert eng.trained_x
+    assert all(eng.archs[a].estimated is not None for a in eng.trained_x)
+    assert all(eng.archs[a].source == "queue" for a in eng.trained_x)
+    # unscreened (the default) trains fresh cells straight from the optimiser when the
+    # queue is empty, as at the start of a study
+    plain = build_engine(BASE)
+    plain.run()
+    assert any(plain.archs[a].source == "direct" for a in plain.trained_x)
+
+
+def test_steering_gives_lamoo_calibrated_estimates() -> None:
+    eng = build_engine(dataclasses.replace(BASE, steer="optimizer"))
+    eng.run()
+    opt = eng.optimizer
+    pending = {a for a, x in eng.archs.items() if x.estimated is not None and x.true is None}
+    assert pending and set(opt._est_x.tolist()) == pending  # type: ignore[attr-defined]
+    # calibrated: the 12-epoch accuracies are mapped near the 200-epoch scale
+    trained_acc = -np.vstack(eng.trained_y)[:, 0]
+    est_acc = -opt._est_y[:, 0]  # type: ignore[attr-defined]
+    raw = -np.vstack([eng.archs[a].estimated for a in opt._est_x])[:, 0]  # type: ignore[attr-defined]
+    assert abs(np.median(est_acc) - np.median(trained_acc)) < abs(
+        np.median(raw) - np.median(trained_acc)
+    )
+    # the tree is built on told and estimated cells
+    opt._prepare()  # type: ignore[attr-defined]
+    assert opt._tx.shape[0] == len(eng.trained_x) + len(pending)  # type: ignore[attr-defined]
+    # same seed, same result
+    again = build_engine(dataclasses.replace(BASE, steer="optimizer"))
+    again.run()
+    assert again.trained_x == eng.trained_x
+
+
+def test_screen_estimates_only_screened_proposals() -> None:
+    eng = build_engine(dataclasses.replace(BASE, screen=4))
+    eng.run()
+    assert eng.screen is not None and eng.screen.ready
+    assert len(eng.proposals) <= 4
+    estimated = [j.arch for j in eng.jobs if j.kind == "estimate"]
+    assert len(set(estimated)) == len(estimated)
+    assert not set(eng.proposals) & set(eng.archs)  # waiting proposals were never run
+
+
+def test_screen_chooses_the_predicted_best() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, size=(60, 6)).astype(float)
+    # objective 0 (minimised) falls with the number of ones; objective 1 is constant
+    y = np.column_stack([-x.sum(axis=1), np.ones(60)])
+    screen = Screen(seed=0)
+    screen.fit(x[:5], y[:5])
+    assert not screen.ready  # too few estimates
+    screen.fit(x, y)
+    cands = np.array([[0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0]], dtype=float)
+    assert screen.choose(cands, np.array([1.0, 2.0])) == 1
+
+
+def test_screen_needs_nb201_in_live_mode() -> None:
+    with pytest.raises(ConfigError, match="screen"):
+        dataclasses.replace(StudyConfig(), live=True, space="darts", screen=4).validate()
+    with pytest.raises(ConfigError, match="steer"):
+        dataclasses.replace(StudyConfig(), steer="nowhere").validate()
+
+
+def _state(intensity: float, forecast: list[float], **kw: object) -> State:
+    base: dict[str, object] = {
+        "step": 0,
+        "n_steps": 80,
+        "n_gpus": 8,
+        "time_left": 1.0,
+        "carbon_left": 1.0,
+        "intensity": intensity,
+        "forecast": np.asarray(forecast, dtype=float),
+        "queue_len": 0,
+        "queue_capacity": 32,
+    }
+    base.update(kw)
+    return State(**base)  # type: ignore[arg-type]
+
+
+def test_elastic_trains_in_the_cleanest_hours_and_releases_otherwise() -> None:
+    pol = ElasticPolicy(horizon=24, train_share=0.25, estimate_gpus=2)
+    coming = [float(v) for v in range(101, 124)]  # 23 hours after now
+    assert pol.decide(_state(100.0, coming)) == Allocation(6, 2, 0)  # cleanest: train
+    # 200 is dirtier than every coming hour: estimate with 2, release 6
+    assert pol.decide(_state(200.0, coming)) == Allocation(0, 2, 6)
+    # a full queue releases the estimating GPUs too
+    assert pol.decide(_state(200.0, coming, queue_len=32)) == Allocation(0, 0, 8)
+    # 6 of 24 hours train: now (105) ranks 6th
+    assert pol.decide(_state(105.5, coming)).train == 6
+    assert pol.decide(_state(106.5, coming)).train == 0
+    # endgame: the whole pool trains
+    end = ElasticPolicy(endgame=0.1)
+    assert end.decide(_state(900.0, coming, time_left=0.05)) == Allocation(8, 0, 0)
+    # the last step knows no future hours: it trains
+    assert pol.decide(_state(900.0, coming, step=79)).train == 6
+
+
+def test_static_split_with_release() -> None:
+    s = _state(100.0, [])
+    assert StaticPolicy(0.5).decide(s) == 4
+    assert StaticPolicy(0.5, release=0.25).decide(s) == Allocation(4, 2, 2)
+    with pytest.raises(ValueError, match="release"):
+        StaticPolicy(0.75, release=0.5)
