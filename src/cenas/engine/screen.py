@@ -8,8 +8,8 @@ so far (one GP per objective on the cells' one-hot operations, Matérn-5/2 plus 
 hyperparameters by marginal likelihood, re-optimised whenever the estimates have grown by
 half since the last optimisation and kept in between; Rasmussen and Williams, "Gaussian
 Processes for Machine Learning", MIT Press 2006), taking the proposal whose predicted
-objectives add the most hypervolume to the estimates' front — a multi-fidelity promotion: proposal ->
-surrogate -> estimate -> training, in the spirit of Hyperband-style promotion (Li et al.,
+objectives add the most hypervolume to the estimates' front — a multi-fidelity
+promotion: proposal -> surrogate -> estimate -> training, in the spirit of Hyperband-style promotion (Li et al.,
 JMLR 2018) with a model in place of a rung. A surrogate prediction runs on the
 coordinator's CPU in milliseconds, like the optimiser's own proposals, and is not charged
 as GPU work.
