@@ -2,17 +2,18 @@
 
 CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024) uses cheap estimates to decide which
 candidates are worth the energy of a training. With a screen, the engine goes one level
-further down the fidelity ladder: before an estimate, the candidate is chosen among
-``k`` proposals of the optimiser by a Gaussian-process surrogate fitted on every estimate
-so far (one GP per objective on the cells' one-hot operations, Matérn-5/2 plus noise,
-hyperparameters by marginal likelihood, re-optimised whenever the estimates have grown by
-half since the last optimisation and kept in between; Rasmussen and Williams, "Gaussian
-Processes for Machine Learning", MIT Press 2006), taking the proposal whose predicted
-objectives add the most hypervolume to the estimates' front — a multi-fidelity
-promotion: proposal -> surrogate -> estimate -> training, in the spirit of Hyperband-style promotion (Li et al.,
-JMLR 2018) with a model in place of a rung. A surrogate prediction runs on the
-coordinator's CPU in milliseconds, like the optimiser's own proposals, and is not charged
-as GPU work.
+further down the fidelity ladder: before an estimate, the candidate is chosen among ``k``
+proposals of the optimiser by a Gaussian-process surrogate fitted on every estimate so far,
+taking the proposal whose predicted objectives add the most hypervolume to the estimates'
+front. It is a multi-fidelity promotion (proposal -> surrogate -> estimate -> training), in
+the spirit of Hyperband's promotion (Li et al., JMLR 2018) with a model in place of a rung.
+
+The surrogate is one GP per objective on the cells' one-hot operations, Matérn-5/2 plus
+noise (Rasmussen and Williams, "Gaussian Processes for Machine Learning", MIT Press 2006);
+its hyperparameters maximise the marginal likelihood, re-optimised whenever the estimates
+have grown by half since the last optimisation and kept in between. A prediction runs on
+the coordinator's CPU in milliseconds, like the optimiser's own proposals, and is not
+charged as GPU work.
 """
 
 from __future__ import annotations
