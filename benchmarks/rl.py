@@ -100,11 +100,11 @@ class Outcome:
     carbon_to: dict[float, float | None]
 
 
-def window(zone: str, seed: int, hours: int = HOURS) -> int:
-    """Offset of the window of ``(zone, seed)`` in the zone's 2023 trace."""
+def window(zone: str, seed: int, hours: int = HOURS, year: int = EVAL_YEAR) -> int:
+    """Offset of the window of ``(zone, seed)`` in the zone's trace of ``year`` (2023)."""
     zi = BUNDLED_ZONES.index(zone)
-    rng = np.random.default_rng([EVAL_YEAR, zi, seed])
-    n = len(load_bundled(zone, EVAL_YEAR))
+    rng = np.random.default_rng([year, zi, seed])
+    n = len(load_bundled(zone, year))
     return int(rng.integers(0, n - hours - 24 + 1))
 
 

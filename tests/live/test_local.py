@@ -160,3 +160,30 @@ def test_real_training_paused_and_resumed_equals_uninterrupted(tmp_path: Path) -
     assert [o.status for o in split] == ["paused", "completed"]
     assert split[0].detail["epochs_completed"] == 1 and split[1].detail["resumed_from"] == 1
     assert split[1].objectives == whole[0].objectives
+
+
+def test_released_live_workers_take_no_job_and_wait_their_delay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cenas.policy import Allocation
+
+    monkeypatch.setenv("CENAS_TEST_EPOCH_S", "0.05")
+    monkeypatch.setenv("CENAS_TEST_EPOCHS", "3")
+    cfg = _config("epochs", step_minutes=0.03, release_delay_s=0.6)
+    engine = build_live_engine(cfg, tmp_path)
+    try:
+        engine.step(Allocation(1, 0, 1))
+        engine.step(Allocation(2, 0, 0))
+    finally:
+        engine.backend.close()
+    step0 = [e for e in engine.ledger.entries if e.step == 0]
+    assert {e.kind for e in step0 if e.gpu == 1} == {"released"}
+    assert all(e.job_id is None for e in step0 if e.gpu == 1)
+    # the local device is not powered down: its released time is charged at idle power
+    assert all(e.meter == "model:idle" for e in step0 if e.gpu == 1)
+    step1 = [e for e in engine.ledger.entries if e.step == 1 and e.gpu == 1]
+    waits = [e for e in step1 if e.kind == "idle"]
+    assert waits and waits[0].seconds == pytest.approx(0.6)
+    work = [e for e in step1 if e.kind == "train"]
+    assert work, "the worker works again after its delay"
+    assert engine.records[0].n_release == 1 and engine.records[1].n_release == 0

@@ -165,7 +165,9 @@ class EngineConfig:
             fresh cell from the optimiser when the queue is empty — unscreened); ``False``
             trains only a queued candidate whose estimate adds hypervolume to the trained
             cells' estimates (any queued candidate while no trained cell has an estimate)
-            and otherwise estimates.
+            and otherwise estimates. (Training the best of a full queue even when it adds
+            nothing was measured too: it trains more and reaches the target with more
+            carbon, so it is not done.)
         screen: Proposals the estimating GPUs choose each estimate among (``0`` or ``1``:
             estimate each proposal of the optimiser as it comes). With ``k > 1`` the engine
             keeps ``k`` proposals and estimates the one a surrogate fitted on the estimates
@@ -517,7 +519,10 @@ class Engine:
     def _next_job(self, role: Literal["train", "estimate"], s: int) -> Job | None:
         if self.paused[role]:
             return self.paused[role].pop(0)
-        if role == "train" and not self.config.train_unscreened:
+        unscreened = self.policy.trains_unscreened
+        if unscreened is None:
+            unscreened = self.config.train_unscreened
+        if role == "train" and not unscreened:
             best = self._pop_screened()
             if best is not None:
                 return self._new_job("train", best, s)

@@ -122,6 +122,10 @@ class Policy(ABC):
     """Decides how the pool splits in the coming step."""
 
     name: str = "policy"
+    trains_unscreened: bool | None = None
+    """``True`` for a policy whose training GPUs train whatever the optimiser proposes
+    (vanilla NAS), whatever ``EngineConfig.train_unscreened`` says; ``None``: the config
+    decides."""
 
     @abstractmethod
     def decide(self, state: State) -> Decision:

@@ -11,7 +11,7 @@ the spirit of Hyperband's promotion (Li et al., JMLR 2018) with a model in place
 The surrogate is one GP per objective on the cells' one-hot operations, Matérn-5/2 plus
 noise (Rasmussen and Williams, "Gaussian Processes for Machine Learning", MIT Press 2006);
 its hyperparameters maximise the marginal likelihood, re-optimised whenever the estimates
-have grown by half since the last optimisation and kept in between. A prediction runs on
+have doubled since the last optimisation and kept in between. A prediction runs on
 the coordinator's CPU in milliseconds, like the optimiser's own proposals, and is not
 charged as GPU work.
 """
@@ -27,11 +27,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
+from cenas.optimize._lamoo import _single_threaded_blas
 from cenas.optimize.hypervolume import hypervolume, pareto_front
 
 MIN_FIT = 8
 """Estimates needed before the surrogate chooses (before that: the oldest proposal)."""
-MAX_FIT = 400
+MAX_FIT = 300
 """The surrogate is fitted on the most recent estimates up to this many (cubic cost)."""
 
 
@@ -62,7 +63,7 @@ class Screen:
         if n == self._n_fit or n < MIN_FIT:
             return
         x, y = x[-MAX_FIT:], y[-MAX_FIT:]
-        tune = not self._kernels or n >= 1.5 * self._tuned_at
+        tune = not self._kernels or n >= 2 * self._tuned_at
         models = []
         for k in range(y.shape[1]):
             if tune:
@@ -75,7 +76,7 @@ class Screen:
                 random_state=self.seed,
                 optimizer="fmin_l_bfgs_b" if tune else None,
             )
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _single_threaded_blas():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 gp.fit(x, y[:, k])
             models.append(gp)
@@ -88,7 +89,8 @@ class Screen:
 
     def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Predicted objectives of ``x``, ``(n, m)``."""
-        return np.column_stack([gp.predict(x) for gp in self._models])
+        with _single_threaded_blas():
+            return np.column_stack([gp.predict(x) for gp in self._models])
 
     def choose(self, x: NDArray[np.float64], ref_point: NDArray[np.float64]) -> int:
         """Index of the proposal whose prediction adds the most hypervolume to the front of

@@ -22,9 +22,11 @@ from cenas.policy.base import Allocation, Decision, Policy, State, clip_gpus
 
 
 class VanillaPolicy(Policy):
-    """Vanilla NAS: every GPU trains, whatever the grid."""
+    """Vanilla NAS: every GPU trains what the optimiser proposes, whatever the grid (no
+    estimation, so nothing is screened)."""
 
     name = "vanilla"
+    trains_unscreened = True
 
     def decide(self, state: State) -> int:
         return state.n_gpus
@@ -140,7 +142,7 @@ class ElasticPolicy(Policy):
         self,
         horizon: int = 24,
         train_share: float = 0.25,
-        estimate_gpus: int = 1,
+        estimate_gpus: int = 4,
         endgame: float = 0.0,
     ) -> None:
         if horizon < 1:

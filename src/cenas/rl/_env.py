@@ -238,13 +238,14 @@ def episodes(config: EnvConfig, n: int, seed: int) -> list[Episode]:
     return [sample_episode(config, rng) for _ in range(n)]
 
 
-def make_engine(episode: Episode, config: EnvConfig, policy: str = "vanilla") -> Engine:
+def make_engine(episode: Episode, config: EnvConfig, policy: str = "static") -> Engine:
     """Build the engine of ``episode`` (the trace is loaded once and shared).
 
     Args:
         episode: The drawn episode.
         config: Task, pool, optimiser, estimator and power settings.
-        policy: Name of the engine's own policy (used when ``Engine.step`` gets no count).
+        policy: Name of the engine's own policy (used when ``Engine.step`` gets no count;
+            the static split by default, a placeholder for an agent that gives counts).
     """
     from cenas.config import StudyConfig
     from cenas.study import build_engine
