@@ -54,6 +54,15 @@ SCHEMA_VERSION = 3
 columns (with their defaults) when it is opened and resumes as before; so does a version-2
 one."""
 
+LEGACY_ENGINE: dict[str, Any] = {
+    "results": "at-dispatch",
+    "train_unscreened": True,
+    "steer": "queue",
+    "screen": 0,
+    "release_delay_s": 0.0,
+}
+"""The engine settings of a study stored before they existed (before the carbon lever)."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS steps (
@@ -330,6 +339,15 @@ class Study:
             data = json.loads(rows["config"])
             # studies stored before the queue rule was an option ran the dominance rule
             data.setdefault("selection", "dominance")
+            # and those stored before the carbon lever ran the engine without it: results
+            # known at dispatch, every proposal trainable, no steering, every estimate at
+            # estimate_w
+            for key, value in LEGACY_ENGINE.items():
+                data.setdefault(key, value)
+            power = data.get("power")
+            if isinstance(power, dict) and "estimate_w" in power:
+                for key in ("inference_w", "proxy_w"):
+                    power.setdefault(key, power["estimate_w"])
             config = StudyConfig.from_dict(data, source=str(db))
         except (KeyError, json.JSONDecodeError, AttributeError) as exc:
             raise StudyError(f"{db}: stored config is corrupt ({exc})") from None
