@@ -62,13 +62,13 @@ from cenas.study import git_commit
 TARGET = 0.3
 """The issue's target: log10(HV_max - HV) <= 0.3 (HV/HV_max about 0.9976)."""
 
-PLAIN: dict[str, Any] = {"results": "at-finish"}
+PLAIN: dict[str, Any] = {"results": "at-finish", "train_unscreened": True, "steer": "queue"}
 LEVER: dict[str, Any] = {"results": "at-finish", "train_unscreened": False, "steer": "optimizer"}
 PROFILES: dict[str, dict[str, Any]] = {
     "plain": PLAIN,
     "lever": LEVER,
-    "screened": {"results": "at-finish", "train_unscreened": False},
-    "steered": {"results": "at-finish", "steer": "optimizer"},
+    "screened": {**PLAIN, "train_unscreened": False},
+    "steered": {**PLAIN, "steer": "optimizer"},
     "lever+screen16": {**LEVER, "screen": 16},
 }
 """Engine profiles (StudyConfig fields)."""

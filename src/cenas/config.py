@@ -123,7 +123,7 @@ class StudyConfig:
     gpus: int = 8
     step_hours: float = 1.0
     budget_g: float | None = DEFAULT_BUDGET_G
-    policy: str = "rl"
+    policy: str = "static"
     estimator: str = "low-fidelity"
     optimizer: str = "lamoo"
     seed: int = 0
@@ -133,10 +133,10 @@ class StudyConfig:
     selection: str = "hvi"
     signal: str = "auto"
     release_delay_s: float = 0.0
-    train_unscreened: bool = True
+    train_unscreened: bool = False
     screen: int = 0
-    steer: str = "queue"
-    results: str = "at-dispatch"
+    steer: str = "optimizer"
+    results: str = "at-finish"
     clock: str = "simulated"
     speedup: float = 1.0
     power: PowerModel = field(default_factory=PowerModel)

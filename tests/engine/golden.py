@@ -15,7 +15,12 @@ from cenas.config import StudyConfig
 from cenas.engine.energy import PowerModel
 from cenas.study import build_engine
 
-LEGACY = {"power": PowerModel(inference_w=300.0, proxy_w=300.0), "results": "at-dispatch"}
+LEGACY = {
+    "power": PowerModel(inference_w=300.0, proxy_w=300.0),
+    "results": "at-dispatch",
+    "train_unscreened": True,
+    "steer": "queue",
+}
 """The engine before the carbon lever: every estimate drew ``estimate_w`` and results were
 known at dispatch; the golden studies run in that configuration."""
 

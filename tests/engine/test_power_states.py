@@ -97,7 +97,7 @@ def test_result_timing(timing: str) -> None:
 
 
 def test_results_at_finish_in_a_whole_study() -> None:
-    base = StudyConfig(policy="static", hours=12, gpus=4, budget_g=None)
+    base = StudyConfig(policy="static", hours=12, gpus=4, budget_g=None, results="at-dispatch")
     a = build_engine(base)
     b = build_engine(dataclasses.replace(base, results="at-finish"))
     a.run()

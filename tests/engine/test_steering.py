@@ -14,7 +14,15 @@ from cenas.errors import ConfigError
 from cenas.policy import Allocation, ElasticPolicy, State, StaticPolicy
 from cenas.study import build_engine
 
-BASE = StudyConfig(policy="static", hours=16, gpus=4, budget_g=None, results="at-finish")
+BASE = StudyConfig(
+    policy="static",
+    hours=16,
+    gpus=4,
+    budget_g=None,
+    results="at-finish",
+    train_unscreened=True,
+    steer="queue",
+)
 
 
 def test_screened_training_trains_only_estimated_cells() -> None:
@@ -23,7 +31,7 @@ def test_screened_training_trains_only_estimated_cells() -> None:
     assert eng.trained_x
     assert all(eng.archs[a].estimated is not None for a in eng.trained_x)
     assert all(eng.archs[a].source == "queue" for a in eng.trained_x)
-    # unscreened (the default) trains fresh cells straight from the optimiser when the
+    # unscreened trains fresh cells straight from the optimiser when the
     # queue is empty, as at the start of a study
     plain = build_engine(BASE)
     plain.run()

@@ -33,6 +33,7 @@ def _live(**kw: object) -> StudyConfig:
         layers=3,
         pool_size=300,
         max_retries=1,
+        train_unscreened=True,  # the predictor's checks count trainings from step 0
     )
     return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
 

@@ -165,7 +165,8 @@ class EngineConfig:
             fresh cell from the optimiser when the queue is empty — unscreened); ``False``
             trains only a queued candidate whose estimate adds hypervolume to the trained
             cells' estimates (any queued candidate while no trained cell has an estimate)
-            and otherwise estimates. (Training the best of a full queue even when it adds
+            and otherwise estimates; while the estimator's one-time work is unfinished, no
+            estimate is possible and a training GPU trains unscreened. (Training the best of a full queue even when it adds
             nothing was measured too: it trains more and reaches the target with more
             carbon, so it is not done.)
         screen: Proposals the estimating GPUs choose each estimate among (``0`` or ``1``:
@@ -522,7 +523,7 @@ class Engine:
         unscreened = self.policy.trains_unscreened
         if unscreened is None:
             unscreened = self.config.train_unscreened
-        if role == "train" and not unscreened:
+        if role == "train" and not unscreened and not self.init_pending:
             best = self._pop_screened()
             if best is not None:
                 return self._new_job("train", best, s)

@@ -125,7 +125,9 @@ class ElasticPolicy(Policy):
     trains with the whole pool in the cleanest ``train_share`` of the hours known ahead
     (now and the forecast, up to ``horizon`` hours and never past the time budget), with
     the ``estimate_gpus`` feeding the candidate queue in every hour and the rest released
-    in the other hours. Once the queue is full, the estimating GPUs are released too,
+    in the other hours. With ``estimate_share`` the estimation is scaled the same way:
+    only the next-cleanest ``estimate_share`` of the hours estimate, and the dirtiest hours
+    release the whole pool. Once the queue is full, the estimating GPUs are released too,
     and at the end of the time budget (``time_left <= endgame``) the whole pool trains.
 
     Args:
@@ -134,6 +136,8 @@ class ElasticPolicy(Policy):
         estimate_gpus: GPUs that estimate in the hours that do not train (the rest are
             released), and beside the training GPUs in the hours that do.
         endgame: Time-left fraction from which all GPUs train.
+        estimate_share: Share of the hours, after the training ones, that estimate
+            (``None``: every hour estimates).
     """
 
     name = "elastic"
@@ -141,9 +145,10 @@ class ElasticPolicy(Policy):
     def __init__(
         self,
         horizon: int = 24,
-        train_share: float = 0.25,
+        train_share: float = 0.5,
         estimate_gpus: int = 4,
         endgame: float = 0.0,
+        estimate_share: float | None = None,
     ) -> None:
         if horizon < 1:
             raise ValueError("elastic horizon must be at least one hour")
@@ -151,16 +156,23 @@ class ElasticPolicy(Policy):
             raise ValueError("elastic train_share must lie in (0, 1]")
         if estimate_gpus < 0:
             raise ValueError("elastic estimate_gpus must be non-negative")
+        if estimate_share is not None and not 0.0 <= estimate_share <= 1.0:
+            raise ValueError("elastic estimate_share must lie in [0, 1]")
         self.horizon, self.train_share = horizon, train_share
         self.estimate_gpus, self.endgame = estimate_gpus, endgame
+        self.estimate_share = estimate_share
 
-    def trains_now(self, state: State) -> bool:
-        """Whether the current hour is among the cleanest ``train_share`` of those ahead."""
+    def _cleanest(self, state: State, share: float) -> bool:
+        """Whether the current hour is among the cleanest ``share`` of the hours ahead."""
         left = max(state.n_steps - state.step - 1, 0)
         coming = np.asarray(state.forecast[: min(self.horizon, left)], dtype=np.float64)
         hours = np.concatenate([[state.intensity], coming])
-        k = max(1, math.ceil(self.train_share * hours.size - 1e-9))
+        k = max(1, math.ceil(min(share, 1.0) * hours.size - 1e-9))
         return bool(state.intensity <= np.sort(hours)[k - 1])
+
+    def trains_now(self, state: State) -> bool:
+        """Whether the current hour is among the cleanest ``train_share`` of those ahead."""
+        return self._cleanest(state, self.train_share)
 
     def decide(self, state: State) -> Decision:
         n = state.n_gpus
@@ -171,6 +183,9 @@ class ElasticPolicy(Policy):
             est = 0
         if self.trains_now(state):
             return Allocation(n - est, est, 0)
+        share = self.estimate_share
+        if share is not None and not self._cleanest(state, self.train_share + share):
+            est = 0
         return Allocation(0, est, n - est)
 
 
