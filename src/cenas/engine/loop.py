@@ -166,9 +166,9 @@ class EngineConfig:
             trains only a queued candidate whose estimate adds hypervolume to the trained
             cells' estimates (any queued candidate while no trained cell has an estimate)
             and otherwise estimates; while the estimator's one-time work is unfinished, no
-            estimate is possible and a training GPU trains unscreened. (Training the best of a full queue even when it adds
-            nothing was measured too: it trains more and reaches the target with more
-            carbon, so it is not done.)
+            estimate is possible and a training GPU trains unscreened. (Training the best
+            of a full queue even when it adds nothing was measured too: it trains more and
+            reaches the target with more carbon, so it is not done.)
         screen: Proposals the estimating GPUs choose each estimate among (``0`` or ``1``:
             estimate each proposal of the optimiser as it comes). With ``k > 1`` the engine
             keeps ``k`` proposals and estimates the one a surrogate fitted on the estimates
