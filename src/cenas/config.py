@@ -67,6 +67,12 @@ class StudyConfig:
             transformer, or a lag regression fitted on a user trace's data before the
             window), ``actual`` (the trace's own future, hindsight) or ``auto`` (forecast
             whenever there is history enough before the window, else actual).
+        zones: A spatial study: comma-separated bundled zones (``None``: one zone,
+            ``zone``); each step runs in the zone whose coming hours are cleanest, paying
+            ``migration_setup_s`` plus the checkpoints' transfer to move (every zone's window
+            starts at the same UTC hour).
+        migration_setup_s: Spatial: seconds to provision the pool in a new zone.
+        checkpoint_gb: Spatial: GB of one unfinished job's checkpoint to move.
         release_delay_s: Seconds a GPU released in one step needs, in the next step it
             works, before it works again (provisioning or power-up; charged at idle power).
         train_unscreened: Whether a training GPU with no queued candidate worth training
@@ -132,6 +138,9 @@ class StudyConfig:
     estimate_ratio: float | None = 8.0
     selection: str = "hvi"
     signal: str = "auto"
+    zones: str | None = None
+    migration_setup_s: float = 300.0
+    checkpoint_gb: float = 0.05
     release_delay_s: float = 0.0
     train_unscreened: bool = False
     screen: int = 0
@@ -223,6 +232,21 @@ class StudyConfig:
             raise ConfigError(f"selection: must be 'hvi' or 'dominance', got {self.selection!r}")
         if self.estimate_ratio is not None and self.estimate_ratio <= 0:
             raise ConfigError(f"estimate_ratio: must be positive, got {self.estimate_ratio}")
+        if self.zones is not None:
+            from cenas.carbon import BUNDLED_ZONES
+
+            names = self.zone_list
+            if len(names) < 2 or len(set(names)) != len(names):
+                raise ConfigError(f"zones: give two or more distinct zones, got {self.zones!r}")
+            bad = [z for z in names if z not in BUNDLED_ZONES]
+            if bad:
+                raise ConfigError(
+                    f"zones: unknown zone {bad[0]!r}; bundled zones are {', '.join(BUNDLED_ZONES)}"
+                )
+            if self.trace is not None or self.live:
+                raise ConfigError("zones: a spatial study runs on bundled traces, in simulation")
+        if self.migration_setup_s < 0 or self.checkpoint_gb < 0:
+            raise ConfigError("migration_setup_s and checkpoint_gb must be non-negative")
         if self.release_delay_s < 0:
             raise ConfigError(f"release_delay_s: must be non-negative, got {self.release_delay_s}")
         if self.screen < 0:
@@ -320,6 +344,13 @@ class StudyConfig:
             )
         if self.data is not None and not Path(self.data).exists():
             raise ConfigError(f"data: {self.data} does not exist")
+
+    @property
+    def zone_list(self) -> list[str]:
+        """The zones of a spatial study (empty for one zone)."""
+        if self.zones is None:
+            return []
+        return [z.strip() for z in self.zones.split(",") if z.strip()]
 
     def engine_config(self) -> EngineConfig:
         """The :class:`cenas.engine.EngineConfig` of this study (a live study's

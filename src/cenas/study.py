@@ -39,6 +39,7 @@ from cenas.engine.clock import Clock, SimulatedClock, WallClock
 from cenas.engine.evaluators import TabularTrainer, make_estimator
 from cenas.engine.loop import Engine, StepRecord
 from cenas.engine.signal import CarbonSignal
+from cenas.engine.spatial import MigrationCost
 from cenas.errors import ConfigError, StudyError
 from cenas.policy.registry import make_policy
 from cenas.signals import build_signal, resolve_signal, resolve_trace
@@ -116,6 +117,19 @@ def build_engine(
 
     config.validate()
     task = get_task(config.task)
+    zones = None
+    if signal is None and config.zone_list:
+        from cenas.engine.spatial import ZoneSignal
+        from cenas.policy._spatial import GreedyZoneChooser
+
+        signals = {}
+        for zone in config.zone_list:
+            one = dataclasses.replace(config, zone=zone, zones=None)
+            trace, offset = resolve_trace(one)
+            signals[zone] = build_signal(one, trace, offset)
+        first = config.zone if config.zone in signals else None
+        signal = ZoneSignal(signals, first=first)
+        zones = GreedyZoneChooser()
     if signal is None:
         trace, offset = resolve_trace(config)
         signal = build_signal(config, trace, offset)
@@ -142,6 +156,10 @@ def build_engine(
         signal,
         clock=clock,
         on_step=on_step,
+        zones=zones,
+        migration=MigrationCost(
+            setup_s=config.migration_setup_s, checkpoint_gb=config.checkpoint_gb
+        ),
     )
 
 

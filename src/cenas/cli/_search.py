@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import textwrap
 import time
@@ -208,6 +209,14 @@ CarbonZoneOpt = Annotated[
     str | None,
     typer.Option("--carbon-zone", help="Live: the provider's zone or region (default --zone)."),
 ]
+ZonesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--zones",
+        help="A spatial study over these bundled zones (comma-separated): each hour runs in "
+        "the zone whose coming hours are cleanest, paying to move.",
+    ),
+]
 CarbonUrlOpt = Annotated[
     str | None, typer.Option("--carbon-url", help="Live: the provider's base URL.")
 ]
@@ -268,6 +277,7 @@ _RESUME_KEEPS = (
     "trace",
     "zone",
     "start",
+    "zones",
     "hours",
     "gpus",
     "budget_g",
@@ -314,6 +324,7 @@ def search(
     config: ConfigOpt = None,
     trace: TraceOpt = None,
     zone: ZoneOpt = None,
+    zones: ZonesOpt = None,
     start: StartOpt = None,
     hours: HoursOpt = None,
     gpus: GpusOpt = None,
@@ -392,6 +403,7 @@ def search(
     flags: dict[str, Any] = dict(
         trace=trace,
         zone=zone,
+        zones=zones,
         start=start,
         hours=hours,
         gpus=gpus,
@@ -537,6 +549,17 @@ def summary_json(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) ->
     }
 
 
+def zone_rows(engine: Any) -> list[tuple[str, str]]:
+    """A spatial study's summary row: the share of hours in each zone and the moves."""
+    steps = list(getattr(engine, "zone_steps", []))
+    if not steps:
+        return []
+    zones = engine.signal.zones
+    moves = sum(1 for a, b in itertools.pairwise(steps) if a != b)
+    share = ", ".join(f"{z} {steps.count(z) / len(steps):.0%}" for z in zones)
+    return [("zones", f"{share} of the hours; {moves} moves (the window shows the first zone)")]
+
+
 FIXED_RULES = ("vanilla", "one-shot", "static")
 """Policies that read no intensity: a fixed split, whatever the grid."""
 
@@ -660,6 +683,7 @@ def _print_summary(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) 
         *live_rows(cfg, engine),
         ("window", window_text(cfg, engine)),
         *(trace_rows(cfg, engine.signal.trace) if cfg.trace is not None else []),
+        *zone_rows(engine),
         ("stopped", s["stop"]),
         ("hours", f"{s['steps']} of {cfg.hours}"),
         *hv_rows,

@@ -37,7 +37,7 @@ from typing import Literal
 
 JOULES_PER_KWH = 3.6e6
 
-WorkKind = Literal["train", "estimate", "init", "idle", "released"]
+WorkKind = Literal["train", "estimate", "init", "idle", "released", "migrate"]
 
 PowerClass = Literal["train", "inference", "proxy"]
 """What an estimate's computation is: short training (low fidelity), inference (a supernet's
@@ -88,6 +88,7 @@ class PowerModel:
             "init": self.train_w,
             "idle": self.idle_w,
             "released": 0.0,
+            "migrate": 0.0,
         }[kind]
 
 

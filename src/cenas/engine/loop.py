@@ -59,6 +59,7 @@ from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
 from cenas.engine.policy_api import Allocation, Decision, Policy, State, as_allocation
 from cenas.engine.screen import Screen
 from cenas.engine.signal import CarbonSignal
+from cenas.engine.spatial import MigrationCost, ZoneChooser, ZoneSignal
 from cenas.optimize.base import Optimizer
 from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
 
@@ -231,6 +232,8 @@ class Engine:
         signal: CarbonSignal,
         clock: Clock | None = None,
         on_step: Callable[[StepRecord, Engine], None] | None = None,
+        zones: ZoneChooser | None = None,
+        migration: MigrationCost | None = None,
     ) -> None:
         if config.n_gpus <= 0:
             raise ValueError("n_gpus must be positive")
@@ -272,6 +275,14 @@ class Engine:
         if init_s > 0:
             self.init_job = Job(id=0, kind="init", arch=-1, total_s=init_s)
             self.jobs.append(self.init_job)
+        self.zones = zones
+        """Picks each step's zone when ``signal`` is a :class:`ZoneSignal` (spatial study)."""
+        self.migration = migration or MigrationCost()
+        self.zone_steps: list[str] = []
+        """The zone each step ran in (spatial study)."""
+        self._migrate_n: int | None = None  # jobs to move at the start of this step
+        if zones is not None and not isinstance(signal, ZoneSignal):
+            raise ValueError("a zone chooser needs a ZoneSignal")
         self.replay_until = 0
         """Steps below this index are being replayed (resume): time jumps, nothing waits."""
 
@@ -352,6 +363,15 @@ class Engine:
             raise RuntimeError(f"study already stopped ({self.stop_reason})")
         cfg, s = self.config, self.step_index
         step_s = cfg.step_seconds if cfg.step_seconds is not None else cfg.step_hours * 3600.0
+        self._migrate_n = None
+        if self.zones is not None:
+            zsig = self.signal
+            assert isinstance(zsig, ZoneSignal)
+            zone = self.zones.choose(self, zsig)
+            if zone != zsig.active and s > 0:
+                self._migrate_n = len(self.paused["train"]) + len(self.paused["estimate"])
+            zsig.select(zone)
+            self.zone_steps.append(zone)
         intensity = self.signal.intensity(s)
         if decision is None:
             decision = self.policy.decide(self.observe())
@@ -367,6 +387,8 @@ class Engine:
             watts = n_train * max(power.train_w, power.idle_w) + n_est * est_w
             worst_g_per_s = watts * intensity / JOULES_PER_KWH
             left = cfg.carbon_budget_g - self.cum_carbon_g
+            if self._migrate_n is not None:
+                left -= self.migration.network_j(self._migrate_n) * intensity / JOULES_PER_KWH
             if worst_g_per_s > 0 and worst_g_per_s * step_s > left:
                 duration = max(left / worst_g_per_s, 0.0)
                 stop = "carbon budget spent"
@@ -436,6 +458,9 @@ class Engine:
         roles = train * alloc.train + estimate * alloc.estimate + release * alloc.release
         delay = min(cfg.release_delay_s, duration) if cfg.release_delay_s > 0 else 0.0
         back = {g for g in self.released if roles[g] != "release"} if delay > 0 else set()
+        if self._migrate_n is not None and duration > 0:  # a new zone: the whole pool waits
+            delay = min(max(delay, self.migration.seconds(self._migrate_n)), duration)
+            back = {g for g in range(cfg.n_gpus) if roles[g] != "release"}
         estimating = [g for g in range(cfg.n_gpus) if roles[g] == "estimate" and g not in back]
         free_at: dict[int, float] = dict.fromkeys(back, delay)
         init_share = None
@@ -448,6 +473,18 @@ class Engine:
             backend.charge_shared(self.init_job, estimating, init_share)
         for g in sorted(back):
             backend.wait(g, delay)
+        if self._migrate_n is not None and duration > 0:
+            self.ledger.record(
+                s,
+                -1,
+                "migrate",
+                None,
+                0.0,
+                self.migration.network_j(self._migrate_n),
+                intensity,
+                False,
+                "model:network",
+            )
         while (event := backend.next_free()) is not None:
             t, g, result = event
             if result is not None:
