@@ -7,7 +7,9 @@ prints the median and the optimiser's share measured side by side in one run.
 With ``--baseline REV`` it also times the engine of git revision ``REV`` (checked out into a
 temporary worktree) on the same study, alternating the two in separate processes, and
 prints the ratio of their medians and whether their results are identical (the core's
-backend interface must keep the simulator's result in at most 1.2x its wall time).
+backend interface must keep the simulator's result in at most 1.2x its wall time). That
+comparison runs this tree on the default study of the engine before the carbon lever
+(:data:`LEGACY`), which the baseline runs as its own default.
 
     python benchmarks/search.py --repeats 5 --baseline 35cff04
 """
@@ -62,10 +64,14 @@ def timed_run(config: StudyConfig) -> dict[str, float]:
 
 
 _ONE_RUN = """
-import json, time
+import json, os, time
 from cenas.config import StudyConfig
 from cenas.study import build_engine
-engine = build_engine(StudyConfig())
+overrides = json.loads(os.environ.get("CENAS_BENCH_OVERRIDES", "{}"))
+if "power" in overrides:
+    from cenas.engine.energy import PowerModel
+    overrides["power"] = PowerModel(**overrides["power"])
+engine = build_engine(StudyConfig(**overrides))
 t0 = time.perf_counter()
 engine.run()
 total = time.perf_counter() - t0
@@ -75,9 +81,25 @@ print(json.dumps({"total": total, "log_hv": s["log_hv_diff"], "carbon": s["carbo
 """
 
 
-def run_in(src: str, env_threads: str = "1") -> dict[str, Any]:
-    """One default-study engine run with the package at ``src`` first on the path."""
+LEGACY: dict[str, Any] = {
+    "policy": "rl",
+    "results": "at-dispatch",
+    "train_unscreened": True,
+    "steer": "queue",
+    "power": {"inference_w": 300.0, "proxy_w": 300.0},
+}
+"""The default study of the engine before the carbon lever, in this tree's settings: the
+baseline revision runs its own default, which this reproduces, so both must agree bit for
+bit."""
+
+
+def run_in(
+    src: str, env_threads: str = "1", overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One engine run of the default study (with ``overrides``) with the package at ``src``
+    first on the path."""
     env = dict(os.environ, PYTHONPATH=src, OMP_NUM_THREADS=env_threads)
+    env["CENAS_BENCH_OVERRIDES"] = json.dumps(overrides or {})
     out = subprocess.run(
         [sys.executable, "-c", _ONE_RUN], env=env, capture_output=True, text=True, check=True
     )
@@ -85,7 +107,8 @@ def run_in(src: str, env_threads: str = "1") -> dict[str, Any]:
 
 
 def against_baseline(rev: str, repeats: int) -> None:
-    """Time this tree's engine and revision ``rev``'s, alternating, in fresh processes."""
+    """Time this tree's engine (on the legacy default study, :data:`LEGACY`) and revision
+    ``rev``'s (on its own default), alternating, in fresh processes."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     with tempfile.TemporaryDirectory() as tmp:
         tree = os.path.join(tmp, "baseline")
@@ -98,7 +121,7 @@ def against_baseline(rev: str, repeats: int) -> None:
             new, old = [], []
             for _ in range(repeats):
                 old.append(run_in(os.path.join(tree, "src")))
-                new.append(run_in(os.path.join(here, "src")))
+                new.append(run_in(os.path.join(here, "src"), overrides=LEGACY))
         finally:
             subprocess.run(
                 ["git", "-C", here, "worktree", "remove", "--force", tree], capture_output=True
