@@ -63,11 +63,17 @@ TARGET = 0.3
 """The issue's target: log10(HV_max - HV) <= 0.3 (HV/HV_max about 0.9976)."""
 
 PLAIN: dict[str, Any] = {"results": "at-finish", "train_unscreened": True, "steer": "queue"}
-LEVER: dict[str, Any] = {"results": "at-finish", "train_unscreened": False, "steer": "optimizer"}
+LEVER: dict[str, Any] = {
+    "results": "at-finish",
+    "train_unscreened": False,
+    "train_full_queue": True,
+    "steer": "optimizer",
+}
 PROFILES: dict[str, dict[str, Any]] = {
     "plain": PLAIN,
     "lever": LEVER,
-    "screened": {**PLAIN, "train_unscreened": False},
+    "lever-strict": {**LEVER, "train_full_queue": False},
+    "screened": {**PLAIN, "train_unscreened": False, "train_full_queue": True},
     "steered": {**PLAIN, "steer": "optimizer"},
     "lever+screen16": {**LEVER, "screen": 16},
 }
@@ -77,12 +83,14 @@ ROWS: dict[str, tuple[str, str]] = {
     "vanilla": ("vanilla", "plain"),
     "static": ("static", "lever"),
     "static-plain": ("static", "plain"),
+    "static-strict": ("static", "lever-strict"),
     "heuristic": ("heuristic", "lever"),
     "elastic": ("elastic", "lever"),
     "clairvoyant": ("clairvoyant", "lever"),
     "one-shot": ("one-shot", "lever"),
     "rl": ("rl", "lever"),
     "rl-continuous": ("rl-continuous", "lever"),
+    "elastic-strict": ("elastic", "lever-strict"),
     "elastic-plain": ("elastic", "plain"),
     "elastic-screened": ("elastic", "screened"),
     "elastic-steered": ("elastic", "steered"),

@@ -77,6 +77,8 @@ class StudyConfig:
             works, before it works again (provisioning or power-up; charged at idle power).
         train_unscreened: Whether a training GPU with no queued candidate worth training
             trains an unscreened one anyway (``False``: it estimates instead).
+        train_full_queue: With screened training, whether the best of a full queue trains
+            even when its estimate adds nothing (no stall once estimation is capped).
         screen: Proposals each estimate is chosen among by a surrogate fitted on the
             estimates (``0``: none; NAS-Bench-201 cells only).
         steer: ``queue`` (estimates choose what trains) or ``optimizer`` (calibrated
@@ -143,6 +145,7 @@ class StudyConfig:
     checkpoint_gb: float = 0.05
     release_delay_s: float = 0.0
     train_unscreened: bool = False
+    train_full_queue: bool = True
     screen: int = 0
     steer: str = "optimizer"
     results: str = "at-finish"
@@ -370,6 +373,7 @@ class StudyConfig:
             step_seconds=None if self.step_minutes is None else self.step_minutes * 60.0,
             release_delay_s=self.release_delay_s,
             train_unscreened=self.train_unscreened,
+            train_full_queue=self.train_full_queue,
             screen=self.screen,
             steer=self.steer,  # type: ignore[arg-type]
         )

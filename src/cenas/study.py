@@ -58,6 +58,7 @@ one."""
 LEGACY_ENGINE: dict[str, Any] = {
     "results": "at-dispatch",
     "train_unscreened": True,
+    "train_full_queue": False,
     "steer": "queue",
     "screen": 0,
     "release_delay_s": 0.0,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cenas.config import StudyConfig
+from cenas.engine.loop import Arch
 from cenas.engine.screen import Screen
 from cenas.errors import ConfigError
 from cenas.policy import Allocation, ElasticPolicy, State, StaticPolicy
@@ -130,3 +131,22 @@ def test_static_split_with_release() -> None:
     assert StaticPolicy(0.5, release=0.25).decide(s) == Allocation(4, 2, 2)
     with pytest.raises(ValueError, match="release"):
         StaticPolicy(0.75, release=0.5)
+
+
+def test_a_full_queue_trains_its_best_even_when_it_adds_nothing() -> None:
+    cfg = dataclasses.replace(BASE, train_unscreened=False, queue_capacity=3)
+    for full_queue, expect_train in ((True, True), (False, False)):
+        eng = build_engine(dataclasses.replace(cfg, train_full_queue=full_queue))
+        # a trained cell whose estimate dominates every queued estimate
+        eng.archs[1] = Arch(arch=1, estimated=np.array([-90.0, 1.0]), true=np.array([-95.0, 1.0]))
+        eng.trained_x, eng.trained_y = [1], [np.array([-95.0, 1.0])]
+        for a, acc in ((2, -50.0), (3, -60.0), (4, -40.0)):
+            eng.archs[a] = Arch(arch=a, estimated=np.array([acc, 2.0]))
+            eng.queue.append(a)
+        picked = eng._pop_screened()
+        assert (picked is not None) == expect_train
+        if expect_train:
+            assert picked == 3  # the lowest dominance number: the best of the queue
+        # with room in the queue nothing trains either way: estimating is still worth it
+        eng.queue = eng.queue[:1]
+        assert eng._pop_screened() is None

@@ -167,9 +167,10 @@ class EngineConfig:
             trains only a queued candidate whose estimate adds hypervolume to the trained
             cells' estimates (any queued candidate while no trained cell has an estimate)
             and otherwise estimates; while the estimator's one-time work is unfinished, no
-            estimate is possible and a training GPU trains unscreened. (Training the best
-            of a full queue even when it adds nothing was measured too: it trains more and
-            reaches the target with more carbon, so it is not done.)
+            estimate is possible and a training GPU trains unscreened.
+        train_full_queue: With ``train_unscreened = False``: a full queue's best candidate
+            (lowest dominance number) trains even when its estimate adds nothing, so the
+            search never stalls with a full queue and the estimation cap reached.
         screen: Proposals the estimating GPUs choose each estimate among (``0`` or ``1``:
             estimate each proposal of the optimiser as it comes). With ``k > 1`` the engine
             keeps ``k`` proposals and estimates the one a surrogate fitted on the estimates
@@ -194,6 +195,7 @@ class EngineConfig:
     step_seconds: float | None = None
     release_delay_s: float = 0.0
     train_unscreened: bool = True
+    train_full_queue: bool = False
     screen: int = 0
     steer: Literal["queue", "optimizer"] = "queue"
 
@@ -628,7 +630,11 @@ class Engine:
         if not any(self.archs[a].estimated is not None for a in self.trained_x):
             return self.queue.pop(self._lowest_dominance(est))
         best = self._largest_improvement(est)
-        return None if best is None else self.queue.pop(best)
+        if best is not None:
+            return self.queue.pop(best)
+        if self.config.train_full_queue and len(self.queue) >= self.config.capacity:
+            return self.queue.pop(self._lowest_dominance(est))
+        return None
 
     def _pop_best(self) -> int:
         """Take the queued cell to train next (see ``EngineConfig.selection``)."""
