@@ -187,7 +187,7 @@ def run_job(job: Job) -> Outcome:
         k: [0.0] * engine.step_index for k in ("train", "estimate", "init", "idle", "released")
     }
     for e in engine.ledger.entries:
-        states[e.kind][e.step] += e.seconds / 3600.0
+        states.setdefault(e.kind, [0.0] * engine.step_index)[e.step] += e.seconds / 3600.0
     return Outcome(
         job=job,
         hv_ratio=engine.hv_ratio,

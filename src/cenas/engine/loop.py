@@ -56,12 +56,18 @@ from numpy.typing import NDArray
 from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.engine.clock import Clock, SimulatedClock
 from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
+from cenas.engine.evaluators import onehot_ops
 from cenas.engine.policy_api import Allocation, Decision, Policy, State, as_allocation
 from cenas.engine.screen import Screen
 from cenas.engine.signal import CarbonSignal
 from cenas.engine.spatial import MigrationCost, ZoneChooser, ZoneSignal
 from cenas.optimize.base import Optimizer
-from cenas.optimize.hypervolume import dominance_number, hypervolume, pareto_front
+from cenas.optimize.hypervolume import (
+    dominance_number,
+    hypervolume,
+    hypervolume_gains,
+    pareto_front,
+)
 
 Role = Literal["train", "estimate", "release"]
 
@@ -593,11 +599,7 @@ class Engine:
 
     def _features(self, keys: list[int]) -> NDArray[np.float64]:
         """One-hot operations of NAS-Bench-201 cells (the surrogate's inputs)."""
-        space = self.optimizer.space
-        ops = space.indices_to_ops(np.asarray(keys, dtype=np.int64))
-        out = np.zeros((ops.shape[0], ops.shape[1] * space.n_ops))
-        out[np.arange(ops.shape[0])[:, None], ops + np.arange(ops.shape[1]) * space.n_ops] = 1.0
-        return out
+        return onehot_ops(self.optimizer.space, np.asarray(keys, dtype=np.int64))
 
     def _fit_screen(self) -> None:
         assert self.screen is not None
@@ -656,16 +658,7 @@ class Engine:
         if not front_list:
             return None
         front = pareto_front(np.vstack(front_list))
-        ref = np.maximum(np.maximum(est.max(axis=0), front.max(axis=0)), self.task.ref_point)
-        ref = ref + 1e-6
-        # a candidate weakly dominated by the trained front adds nothing: skip its HV
-        covered = np.all(front[None, :, :] <= est[:, None, :], axis=2).any(axis=1)
-        if covered.all():
-            return None
-        base = hypervolume(front, ref)
-        gains = np.zeros(est.shape[0])
-        for i in np.flatnonzero(~covered):
-            gains[i] = hypervolume(np.vstack([front, est[i][None, :]]), ref) - base
+        gains = hypervolume_gains(front, est, self.task.ref_point)
         if gains.max() <= 1e-12:
             return None
         return int(np.argmax(gains))

@@ -28,7 +28,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from cenas.optimize._lamoo import _single_threaded_blas
-from cenas.optimize.hypervolume import hypervolume, pareto_front
+from cenas.optimize.hypervolume import hypervolume_gains, pareto_front
 
 MIN_FIT = 8
 """Estimates needed before the surrogate chooses (before that: the oldest proposal)."""
@@ -100,12 +100,7 @@ class Screen:
             return 0
         pred = self.predict(x)
         front = self._front
-        ref = np.maximum(np.maximum(pred.max(axis=0), front.max(axis=0)), ref_point) + 1e-6
-        base = hypervolume(front, ref)
-        covered = np.all(front[None, :, :] <= pred[:, None, :], axis=2).any(axis=1)
-        gains = np.zeros(pred.shape[0])
-        for i in np.flatnonzero(~covered):
-            gains[i] = hypervolume(np.vstack([front, pred[i][None, :]]), ref) - base
+        gains = hypervolume_gains(front, pred, ref_point)
         if gains.max() > 1e-12:
             return int(np.argmax(gains))
         span = np.maximum(front.max(axis=0) - front.min(axis=0), 1e-12)

@@ -104,9 +104,30 @@ def log_hv_difference(hv: float, hv_max: float, floor: float = 1e-12) -> float:
     return math.log10(max(hv_max - hv, floor))
 
 
+def hypervolume_gains(
+    front: ArrayLike, points: ArrayLike, ref_point: ArrayLike
+) -> NDArray[np.float64]:
+    """Hypervolume each of ``points`` would add to ``front`` on its own, ``(n,)``.
+
+    The reference point is ``ref_point`` pushed out to cover every point and the front (plus
+    1e-6); a point weakly dominated by the front adds nothing and is not computed.
+    """
+    f, p = _as_2d(front), _as_2d(points)
+    ref = np.maximum(np.maximum(p.max(axis=0), f.max(axis=0)), np.asarray(ref_point)) + 1e-6
+    covered = np.all(f[None, :, :] <= p[:, None, :], axis=2).any(axis=1)
+    gains = np.zeros(p.shape[0])
+    if covered.all():
+        return gains
+    base = hypervolume(f, ref)
+    for i in np.flatnonzero(~covered):
+        gains[i] = hypervolume(np.vstack([f, p[i][None, :]]), ref) - base
+    return gains
+
+
 __all__ = [
     "dominance_number",
     "hypervolume",
+    "hypervolume_gains",
     "log_hv_difference",
     "nondominated_mask",
     "pareto_front",
