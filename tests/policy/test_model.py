@@ -10,7 +10,7 @@ import pytest
 
 from cenas.engine.energy import PowerModel
 from cenas.errors import ConfigError
-from cenas.policy.base import State
+from cenas.policy.base import Allocation, State
 from cenas.policy.rl import RLPolicy, load_default_policy, obs_size, observation
 from cenas.policy.rl._obs import feature_names
 
@@ -78,7 +78,8 @@ def test_save_load_roundtrip(tmp_path: Path, action: str) -> None:
     (w1, b1), (w2, b2) = pol.layers
     out = w2 @ np.tanh(w1 @ obs.astype(np.float64) + b1) + b2
     share = int(np.argmax(out)) / 9 if action == "discrete" else float(np.clip(out[0], 0, 1))
-    assert back.decide(state) == pol.decide(state) == int(np.floor(share * 8 + 0.5))
+    n_train = int(np.floor(share * 8 + 0.5))
+    assert back.decide(state) == pol.decide(state) == Allocation(n_train, 8 - n_train, 0)
 
 
 def test_load_rejects_pickled_weights(tmp_path: Path) -> None:
@@ -130,8 +131,8 @@ def test_shipped_policy_decides(kind: str) -> None:
     # one gives shares 0.557 and 0.708 (4 and 6 GPUs). A retrain must update these.
     expected = {"discrete": (4, 4), "continuous": (4, 6)}[kind]
     for state, n in zip((clean, dirty), expected, strict=True):
-        assert pol.decide(state) == n
-        assert pol.decide(state) == n  # deterministic
+        assert pol.decide(state) == Allocation(n, 8 - n, 0)
+        assert pol.decide(state) == Allocation(n, 8 - n, 0)  # deterministic
     if kind == "discrete":
         assert pol.share(clean) == pol.share(dirty) == 4 / 9
     # the recorded command reproduces the policy with the deployed engine's settings

@@ -71,7 +71,12 @@ def _zones(values: list[str] | None) -> list[str]:
 @app.command("train")
 def train(
     action: Annotated[
-        str, typer.Option("--action", help="Action space: discrete or continuous.")
+        str,
+        typer.Option(
+            "--action",
+            help="Action space: discrete, continuous, discrete-release or continuous-release "
+            "(the last two also release GPUs).",
+        ),
     ] = "discrete",
     timesteps: Annotated[int, typer.Option("--timesteps", help="Environment steps.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of everything random.")] = 0,
@@ -82,6 +87,12 @@ def train(
         typer.Option("--years", help="Training year(s); repeatable. Default 2021-2022."),
     ] = None,
     hours: Annotated[int, typer.Option("--hours", help="Episode length in hours.")] = 80,
+    levels: Annotated[
+        int, typer.Option("--levels", help="Training-share levels of the discrete kinds.")
+    ] = 10,
+    release_levels: Annotated[
+        int, typer.Option("--release-levels", help="Release-share levels of discrete-release.")
+    ] = 5,
     n_envs: Annotated[int, typer.Option("--n-envs", help="Environments per rollout.")] = 4,
     eval_every: Annotated[
         int, typer.Option("--eval-every", help="Timesteps between validation runs (0: never).")
@@ -112,12 +123,17 @@ def train(
     year_list = _years(years)
     if 2023 in year_list:
         console.print("[yellow]warning:[/] 2023 is the held-out evaluation year")
+    extra = [f"--hours {hours}"] if hours != 80 else []
+    extra += [f"--n-envs {n_envs}"] if n_envs != 4 else []
+    extra += [f"--eval-every {eval_every}"] if eval_every != 4_000 else []
     result = train_policy(
         action=action,
         timesteps=timesteps,
         seed=seed,
         out_dir=out,
-        config=EnvConfig(optimizer=optimizer, signal=signal),
+        config=EnvConfig(
+            optimizer=optimizer, signal=signal, n_levels=levels, n_release_levels=release_levels
+        ),
         zones=_zones(zones) or None,
         years=year_list or None,
         hours=hours,
@@ -125,6 +141,7 @@ def train(
         eval_every=eval_every,
         progress_bar=not quiet,
         parallel=parallel,
+        command_extra=extra,
     )
     console.print(
         f"Trained {action} policy: {result.timesteps} timesteps in {result.seconds:.0f} s\n"

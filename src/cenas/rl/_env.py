@@ -5,13 +5,23 @@ pool between estimation and training with reinforcement learning. Every ``reset`
 episode — a task seed, a window of a bundled carbon trace (zone and start hour) and a
 carbon budget — and builds a fresh :class:`~cenas.engine.loop.Engine` through
 :func:`cenas.study.build_engine`; every ``step`` runs one hour with the chosen number of
-training GPUs and returns the reward of :mod:`cenas.rl._reward`.
+training GPUs (and, with a release kind, released GPUs) and returns the reward of
+:mod:`cenas.rl._reward`.
 
-Actions (see :func:`cenas.policy.rl.action_to_gpus`):
+Actions (see :func:`cenas.policy.rl.action_to_allocation`, whose docstring has the exact
+rounding):
 
 * ``discrete``: ``k`` levels (default 10, as in CE-NAS); level ``i`` trains a share
-  ``i / (k − 1)`` of the pool;
-* ``continuous``: a share in [0, 1] (a ``Box`` of shape ``(1,)``).
+  ``i / (k − 1)`` of the pool, the rest estimate (``Discrete(k)``);
+* ``continuous``: a share in [0, 1] (a ``Box`` of shape ``(1,)``);
+* ``discrete-release``: ``MultiDiscrete([k, m])`` (default ``m = 5``): a training level as
+  above and a release level ``j``: a share ``j / (m − 1)`` of the GPUs not training is
+  released (0 W, no work), the others estimate;
+* ``continuous-release``: a ``Box`` of shape ``(2,)`` in [0, 1]²: the training share and the
+  released share of the rest.
+
+The release kinds observe the release observation (:mod:`cenas.policy.rl._obs`: the
+original features plus the GPUs released in the previous step and the release delay).
 
 The forecast in the observation is either the trace's own future (``signal="actual"``) or,
 as CE-NAS deploys it, the shipped transformer forecaster of the zone (``signal="forecast"``):
@@ -19,7 +29,7 @@ each hour's forecast is issued from the data before that hour only, over the zon
 bundled history, so windows early in a year see the end of the year before. Episodes then
 start no earlier than the forecaster's input window allows.
 
-Either way the share becomes ``floor(share · n_gpus + 0.5)`` training GPUs.
+Every kind's training share becomes ``floor(share · n_gpus + 0.5)`` training GPUs.
 """
 
 from __future__ import annotations
@@ -39,8 +49,13 @@ from cenas.engine.energy import PowerModel
 from cenas.engine.loop import Engine
 from cenas.engine.signal import CarbonSignal, NextHoursForecast
 from cenas.errors import CenasError, ConfigError
-from cenas.policy.base import State
-from cenas.policy.rl._action import ACTION_KINDS, action_to_gpus
+from cenas.policy.base import Allocation, Decision, State
+from cenas.policy.rl._action import (
+    ACTION_KINDS,
+    DEFAULT_RELEASE_LEVELS,
+    RELEASE_KINDS,
+    action_to_allocation,
+)
 from cenas.policy.rl._obs import DEFAULT_HORIZON, obs_bounds, observation
 from cenas.rl._reward import (
     RewardTerms,
@@ -68,8 +83,9 @@ class EnvConfig:
         task: Benchmark task.
         optimizer: Optimiser name (LaMOO by default: the engine the policy is deployed on).
         estimator: Estimator name.
-        action: ``discrete`` or ``continuous``.
-        n_levels: Levels of the discrete action space.
+        action: One of :data:`~cenas.policy.rl.ACTION_KINDS`.
+        n_levels: Training levels of the discrete kinds.
+        n_release_levels: Release levels of ``discrete-release``.
         horizon: Forecast hours in the observation.
         signal: ``actual`` (the trace's future is the forecast) or ``forecast`` (the shipped
             transformer of the zone, issued hour by hour without look-ahead).
@@ -90,6 +106,7 @@ class EnvConfig:
     estimator: str = "low-fidelity"
     action: str = "discrete"
     n_levels: int = 10
+    n_release_levels: int = DEFAULT_RELEASE_LEVELS
     horizon: int = DEFAULT_HORIZON
     signal: str = "forecast"
     reward: RewardWeights = field(default_factory=RewardWeights)
@@ -120,6 +137,8 @@ class EnvConfig:
             )
         if self.n_levels < 2:
             raise ConfigError(f"levels: need at least 2, got {self.n_levels}")
+        if self.n_release_levels < 2:
+            raise ConfigError(f"release levels: need at least 2, got {self.n_release_levels}")
         if self.horizon < 1:
             raise ConfigError(f"horizon: must be positive, got {self.horizon}")
         if self.signal not in SIGNALS:
@@ -136,6 +155,11 @@ class EnvConfig:
                         f"{self.hours}-hour episodes"
                     )
         return self
+
+    @property
+    def release_obs(self) -> bool:
+        """Whether the observation is the release layout (the release kinds see it)."""
+        return self.action in RELEASE_KINDS
 
     def replace(self, **changes: Any) -> EnvConfig:
         """A copy with fields changed."""
@@ -311,6 +335,8 @@ def observe(engine: Engine) -> State:
         queue_len=len(engine.queue),
         queue_capacity=cfg.capacity,
         n_paused_train=len(engine.paused["train"]),
+        n_released=len(engine.released),
+        release_delay_s=cfg.release_delay_s,
     )
 
 
@@ -334,11 +360,12 @@ class EpisodeScorer:
         self.reached = False
         self.total = 0.0
 
-    def step(self, n_train: int | None) -> tuple[RewardTerms, Any]:
-        """Run one engine step with ``n_train`` GPUs (``None``: the engine's policy)."""
+    def step(self, decision: Decision | None) -> tuple[RewardTerms, Any]:
+        """Run one engine step with ``decision`` (an :class:`Allocation` or a number of
+        training GPUs; ``None``: the engine's policy decides)."""
         engine = self.engine
         time_left = 1.0 - engine.step_index / engine.config.n_steps
-        record = engine.step(n_train)
+        record = engine.step(decision)
         target = self.weights.target_log_hv_diff
         now_reached = target is not None and record.log_hv_diff <= target
         terms = step_reward(
@@ -368,7 +395,8 @@ class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
     hour, how many GPUs train (the rest estimate) from the search state and the carbon
     forecast.
 
-    Observation: :func:`cenas.policy.rl.observation` of the engine's state. Reward:
+    Observation: :func:`cenas.policy.rl.observation` of the engine's state (the release
+    layout for the release kinds). Action: see the module docstring. Reward:
     :func:`cenas.rl._reward.step_reward`. An episode terminates when the engine
     stops (time or carbon budget spent); it is never truncated.
 
@@ -386,21 +414,36 @@ class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
         self.config = (config or EnvConfig()).validate()
         self.episode_list = list(episode_list) if episode_list is not None else None
         self._next_episode = 0
-        low, high = obs_bounds(self.config.horizon)
+        cfg = self.config
+        low, high = obs_bounds(cfg.horizon, cfg.release_obs)
         self.observation_space = gym.spaces.Box(low=low, high=high, dtype=np.float32)
         self.action_space: gym.spaces.Space[Any]
-        if self.config.action == "discrete":
-            self.action_space = gym.spaces.Discrete(self.config.n_levels)
+        if cfg.action == "discrete":
+            self.action_space = gym.spaces.Discrete(cfg.n_levels)
+        elif cfg.action == "discrete-release":
+            self.action_space = gym.spaces.MultiDiscrete([cfg.n_levels, cfg.n_release_levels])
         else:
-            self.action_space = gym.spaces.Box(low=0.0, high=1.0, shape=(1,), dtype=np.float32)
+            width = 2 if cfg.action == "continuous-release" else 1
+            self.action_space = gym.spaces.Box(low=0.0, high=1.0, shape=(width,), dtype=np.float32)
         self.engine: Engine | None = None
         self.episode: Episode | None = None
         self.scorer: EpisodeScorer | None = None
         self.state: State | None = None
 
+    def to_allocation(self, action: Any) -> Allocation:
+        """The pool's split under ``action`` (:func:`~cenas.policy.rl.action_to_allocation`)."""
+        cfg = self.config
+        return action_to_allocation(
+            action, cfg.action, cfg.gpus, cfg.n_levels, cfg.n_release_levels
+        )
+
     def to_gpus(self, action: Any) -> int:
         """Training GPUs of ``action``."""
-        return action_to_gpus(action, self.config.action, self.config.gpus, self.config.n_levels)
+        return self.to_allocation(action).train
+
+    def _obs(self) -> NDArray[np.float32]:
+        assert self.state is not None
+        return observation(self.state, self.config.horizon, self.config.release_obs)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -417,20 +460,21 @@ class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
         self.engine = make_engine(episode, self.config)
         self.scorer = EpisodeScorer(self.engine, self.config.reward)
         self.state = observe(self.engine)
-        return observation(self.state, self.config.horizon), {"episode": episode}
+        return self._obs(), {"episode": episode}
 
     def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
-        """Run one scheduling step with the action's number of training GPUs."""
+        """Run one scheduling step with the action's allocation of the pool."""
         if self.engine is None or self.scorer is None:
             raise RuntimeError("call reset() before step()")
         if self.engine.done:
             raise RuntimeError("episode is over: call reset()")
-        n_train = self.to_gpus(action)
-        terms, record = self.scorer.step(n_train)
+        alloc = self.to_allocation(action)
+        terms, record = self.scorer.step(alloc)
         self.state = observe(self.engine)
         done = self.engine.done
         info: dict[str, Any] = {
-            "n_train": n_train,
+            "n_train": alloc.train,
+            "n_release": alloc.release,
             "carbon_g": record.carbon_g,
             "hv_ratio": record.hv_ratio,
             "log_hv_diff": record.log_hv_diff,
@@ -438,7 +482,7 @@ class AllocationEnv(gym.Env[NDArray[np.float32], Any]):
         }
         if done:
             info["summary"] = self.engine.summary()
-        return observation(self.state, self.config.horizon), terms.total, done, False, info
+        return self._obs(), terms.total, done, False, info
 
 
 __all__ = [

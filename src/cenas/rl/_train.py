@@ -16,6 +16,11 @@ agent with PPO on historical carbon traces. Training here:
   rediscovering it; the validation run at timestep 0 scores the warm start itself;
 * uses plain PPO, not MaskablePPO: every split of the pool is a valid action in every
   state (the engine simply idles GPUs that find no work), so there is nothing to mask;
+* works with every action kind of :mod:`cenas.policy.rl._action`: SB3 builds a
+  ``Discrete``, ``MultiDiscrete`` (``discrete-release``) or diagonal-Gaussian ``Box``
+  (``continuous``, ``continuous-release``) head, always one linear layer on the actor's
+  last hidden layer, which :func:`export_policy` copies; the teacher's allocations become
+  actions through :func:`~cenas.policy.rl.allocation_to_action`;
 * saves resumable SB3 checkpoints every ``checkpoint_every`` timesteps, and every
   ``eval_every`` timesteps exports the actor and evaluates it deterministically on fixed
   validation episodes drawn from the *training* years (2023 stays unseen), keeping the
@@ -39,9 +44,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cenas.engine.policy_api import as_allocation
+from cenas.engine.policy_api import Allocation, as_allocation
 from cenas.errors import ConfigError
-from cenas.policy.rl._action import ACTION_KINDS, action_to_gpus
+from cenas.policy.rl._action import (
+    ACTION_KINDS,
+    DEFAULT_LEVELS,
+    DEFAULT_RELEASE_LEVELS,
+    DISCRETE_KINDS,
+    RELEASE_KINDS,
+    action_to_allocation,
+    allocation_to_action,
+)
 from cenas.policy.rl._model import RLPolicy
 from cenas.policy.rl._obs import observation
 from cenas.rl._env import (
@@ -117,6 +130,10 @@ class TrainResult:
 def export_policy(model: Any, config: EnvConfig, meta: dict[str, Any] | None = None) -> RLPolicy:
     """Copy the actor of an SB3 ``MlpPolicy`` PPO model into an :class:`RLPolicy`.
 
+    The head (``action_net``) is one linear layer for every action space: the logits of a
+    ``Discrete`` space, the logits of each ``MultiDiscrete`` dimension one after the other
+    (what :meth:`RLPolicy.act` splits), or the Gaussian means of a ``Box``.
+
     Raises:
         ConfigError: If the model's policy is not the plain MLP actor this expects.
     """
@@ -143,6 +160,8 @@ def export_policy(model: Any, config: EnvConfig, meta: dict[str, Any] | None = N
         horizon=config.horizon,
         activation=activation,
         meta=meta,
+        n_release_levels=config.n_release_levels,
+        release_obs=config.release_obs,
     )
 
 
@@ -150,6 +169,12 @@ def teacher_data(
     config: EnvConfig, teacher: str, n_episodes: int, seed: int, gamma: float
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
     """Observations, actions (in the config's action space) and discounted returns of a teacher.
+
+    The teacher's allocation each step becomes the nearest action of the config's kind
+    (:func:`~cenas.policy.rl.allocation_to_action`) and the episode runs on with the
+    allocation that action maps to, so the states are those the cloned policy would see.
+    Actions are a vector for the original kinds and an ``(n, 2)`` array for the release
+    kinds.
 
     Args:
         config: Episodes and reward.
@@ -159,36 +184,38 @@ def teacher_data(
         gamma: Discount of the returns.
     """
     obs: list[NDArray[np.float32]] = []
-    acts: list[float] = []
+    acts: list[NDArray[np.float32]] = []
     rets: list[float] = []
-    levels = np.array(
-        [
-            action_to_gpus(i, "discrete", config.gpus, config.n_levels)
-            for i in range(config.n_levels)
-        ]
-    )
     for ep in episodes(config, n_episodes, seed):
         engine = make_engine(ep, config, policy=teacher)
         scorer = EpisodeScorer(engine, config.reward)
         rewards: list[float] = []
         while not engine.done:
             state = observe(engine)
-            n = as_allocation(engine.policy.decide(state), config.gpus).train
-            obs.append(observation(state, config.horizon))
-            if config.action == "discrete":
-                acts.append(float(np.argmin(np.abs(levels - n) + 1e-3 * np.arange(levels.size))))
-            else:
-                acts.append(n / config.gpus)
-            terms, _ = scorer.step(n)
+            alloc = as_allocation(engine.policy.decide(state), config.gpus)
+            obs.append(observation(state, config.horizon, config.release_obs))
+            act = allocation_to_action(
+                alloc, config.action, config.n_levels, config.n_release_levels
+            )
+            acts.append(act)
+            mapped = action_to_allocation(
+                act, config.action, config.gpus, config.n_levels, config.n_release_levels
+            )
+            if config.action not in RELEASE_KINDS:
+                mapped = Allocation(alloc.train, config.gpus - alloc.train)
+            terms, _ = scorer.step(mapped)
             rewards.append(terms.total)
         g, back = 0.0, []
         for r in reversed(rewards):
             g = r + gamma * g
             back.append(g)
         rets.extend(reversed(back))
+    act_array = np.asarray(acts, dtype=np.float32)
+    if config.action not in RELEASE_KINDS:
+        act_array = act_array.reshape(-1)
     return (
         np.asarray(obs, dtype=np.float32),
-        np.asarray(acts, dtype=np.float32),
+        act_array,
         np.asarray(rets, dtype=np.float32),
     )
 
@@ -211,8 +238,13 @@ def warm_start(
     gen = torch.Generator().manual_seed(seed)
     o = torch.as_tensor(obs)
     a = torch.as_tensor(acts)
-    discrete = isinstance(model.action_space, gym.spaces.Discrete)
-    a = a.long() if discrete else a.reshape(-1, 1)
+    space = model.action_space
+    if isinstance(space, gym.spaces.Discrete):
+        a = a.reshape(-1).long()
+    elif isinstance(space, gym.spaces.MultiDiscrete):
+        a = a.reshape(-1, len(space.nvec)).long()
+    else:
+        a = a.reshape(-1, int(np.prod(space.shape)))
     r = torch.as_tensor(rets)
     log_std = getattr(policy, "log_std", None)
     saved_log_std = log_std.detach().clone() if log_std is not None else None
@@ -245,8 +277,21 @@ def train_command(
     warm_start: str | None = "static",
     optimizer: str = "lamoo",
     signal: str = "forecast",
+    n_levels: int = DEFAULT_LEVELS,
+    n_release_levels: int = DEFAULT_RELEASE_LEVELS,
+    extra: Sequence[str] = (),
 ) -> str:
-    """The ``cenas policy train`` command line that reproduces a training run."""
+    """The ``cenas policy train`` command line that reproduces a training run.
+
+    Level counts appear only where they differ from the defaults (or, for
+    ``discrete-release``, always), and ``extra`` options are appended as given, so the
+    commands of the original kinds read as before.
+    """
+    levels: list[str] = []
+    if action in DISCRETE_KINDS and (n_levels != DEFAULT_LEVELS or action in RELEASE_KINDS):
+        levels.append(f"--levels {n_levels}")
+    if action == "discrete-release":
+        levels.append(f"--release-levels {n_release_levels}")
     parts = [
         "cenas policy train",
         f"--action {action}",
@@ -257,6 +302,8 @@ def train_command(
         f"--warm-start {warm_start or 'none'}",
         f"--optimizer {optimizer}",
         f"--signal {signal}",
+        *levels,
+        *extra,
     ]
     return " ".join(parts)
 
@@ -278,6 +325,7 @@ def train_policy(
     progress_bar: bool = True,
     verbose: int = 0,
     parallel: bool = False,
+    command_extra: Sequence[str] = (),
 ) -> TrainResult:
     """Train an allocation policy with PPO and export it without pickle.
 
@@ -286,7 +334,7 @@ def train_policy(
     (:class:`Validation`) and checkpoints, then export the final and the best actor.
 
     Args:
-        action: ``discrete`` or ``continuous``.
+        action: One of :data:`~cenas.policy.rl.ACTION_KINDS`.
         timesteps: Environment steps to train for.
         seed: Seed of the model, the environments and the episode draws.
         out_dir: Output folder (created).
@@ -303,6 +351,8 @@ def train_policy(
         verbose: SB3 verbosity.
         parallel: Step each environment in its own subprocess (the same seed gives the
             same policy either way).
+        command_extra: Further ``cenas policy train`` options to record in the
+            reproduction command (those the caller set beyond :func:`train_command`'s).
 
     Returns:
         The final and best exported policies and where they were written.
@@ -335,6 +385,9 @@ def train_policy(
         settings.warm_start,
         optimizer=cfg.optimizer,
         signal=cfg.signal,
+        n_levels=cfg.n_levels,
+        n_release_levels=cfg.n_release_levels,
+        extra=command_extra,
     )
     meta: dict[str, Any] = {
         "command": command,
@@ -378,7 +431,8 @@ def training_config(
     years: Sequence[int] | None = None,
     hours: int | None = None,
 ) -> EnvConfig:
-    """The validated episode config of a training run: ``config`` with the overrides.
+    """The validated episode config of a training run: ``config`` with the overrides
+    (``action`` replaces the config's action kind; its level counts stay the config's).
 
     Raises:
         ConfigError: For an unknown action kind or an invalid config.
@@ -426,7 +480,7 @@ def make_model(
     policy_kwargs: dict[str, Any] = {
         "net_arch": {"pi": list(settings.hidden), "vf": list(settings.hidden)},
     }
-    if cfg.action == "continuous":
+    if cfg.action not in DISCRETE_KINDS:
         policy_kwargs["log_std_init"] = settings.log_std_init
     return PPO(
         "MlpPolicy",
