@@ -23,8 +23,14 @@ Usage::
         [--out benchmarks/results/rl.txt] [--rl-dir DIR] [--optimizer lamoo]
         [--signal forecast|actual]
 
-``--rl-dir`` takes ``rl-discrete.{json,npz}`` and ``rl-continuous.{json,npz}`` from DIR
-instead of the shipped policies.
+``--rl-dir`` takes ``rl-<kind>.{json,npz}`` from DIR instead of the shipped policies
+(``rl`` reads ``rl-discrete``, ``rl-continuous`` ``rl-continuous``); a kind missing there
+falls back to the shipped file. The rows ``rl-discrete-release`` and
+``rl-continuous-release`` (policies that also release GPUs, ``rl-<kind>`` in DIR) run only
+when named in ``--policies``, e.g.::
+
+    python benchmarks/rl.py --rl-dir DIR --out benchmarks/results/rl-release.txt \
+        --policies rl-discrete-release,rl-continuous-release,rl,rl-continuous,static,vanilla
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ from cenas.rl import EnvConfig, Episode, run_episode
 from cenas.study import git_commit
 
 POLICIES: tuple[str, ...] = (
+    "rl-discrete-release",
+    "rl-continuous-release",
     "rl",
     "rl-continuous",
     "vanilla",
@@ -70,6 +78,15 @@ engine's former queue rule (lowest dominance number, blind to the trained front)
 ``static-oracle`` is the static split with a perfect estimator of the same cost (true
 200-epoch objectives), a ceiling for what better estimation could save; ``oracle-dom``
 is that ceiling under the former queue rule."""
+RL_KINDS: dict[str, str] = {
+    "rl": "discrete",
+    "rl-continuous": "continuous",
+    "rl-discrete-release": "discrete-release",
+    "rl-continuous-release": "continuous-release",
+}
+"""Action kind of each learned row."""
+ONLY_WHEN_NAMED: tuple[str, ...] = ("oracle-dom", "rl-discrete-release", "rl-continuous-release")
+"""Rows the default ``--policies`` leaves out (an ablation; learned kinds not shipped)."""
 TARGETS: tuple[float, ...] = (2.0, 1.8, 1.6, 1.4, 1.2, 1.0, 0.8, 0.6, 0.5, 0.4, 0.3)
 MAIN_TARGET_REACH = 0.6
 EVAL_YEAR = 2023
@@ -111,12 +128,13 @@ def window(zone: str, seed: int, hours: int = HOURS, year: int = EVAL_YEAR) -> i
 def _policy(job: Job) -> Policy | str:
     if job.policy in ABLATIONS:
         return ABLATIONS[job.policy][0]
-    if not job.policy.startswith("rl"):
+    if job.policy not in RL_KINDS:
         return job.policy
-    kind = "continuous" if job.policy == "rl-continuous" else "discrete"
-    if job.rl_dir is None:
+    kind = RL_KINDS[job.policy]
+    stem = Path(job.rl_dir) / f"rl-{kind}" if job.rl_dir is not None else None
+    if stem is None or not stem.with_name(stem.name + ".json").is_file():
         return load_default_policy(kind)
-    return RLPolicy.load(Path(job.rl_dir) / f"rl-{kind}")
+    return RLPolicy.load(stem)
 
 
 def run_job(job: Job) -> Outcome:
@@ -222,25 +240,26 @@ def report(outcomes: list[Outcome], budgets: list[float], seeds: int, optimizer:
         "1. Final hypervolume ratio HV/HV_max (mean ± std over windows)",
         "",
     ]
-    head = f"{'policy':<14}" + "".join(f"{f'{b / 1000:g} kg':>20}" for b in budgets)
+    head = f"{'policy':<22}" + "".join(f"{f'{b / 1000:g} kg':>20}" for b in budgets)
     lines += [head, "-" * len(head)]
     for p in policies:
-        row = f"{p:<14}"
+        row = f"{p:<22}"
         for b in budgets:
             hv = np.array([o.hv_ratio for o in by[(p, b)]])
             row += f"{f'{hv.mean():.4f} ± {hv.std():.4f}':>20}"
         lines.append(row)
     lines.append("")
-    row = f"{'rl ≥ heuristic':<14}"
+    row = f"{'rl ≥ heuristic':<22}"
     for b in budgets:
         ok = [
             np.mean([o.hv_ratio for o in by[(p, b)]])
             >= np.mean([o.hv_ratio for o in by[("heuristic", b)]])
-            for p in ("rl", "rl-continuous")
+            for p in RL_KINDS
             if (p, b) in by and ("heuristic", b) in by
         ]
         row += f"{'/'.join('yes' if x else 'no' for x in ok):>20}"
-    lines += [row + "   (discrete/continuous)", ""]
+    learned = [p for p in RL_KINDS if any(k[0] == p for k in by)]
+    lines += [row + f"   ({'/'.join(learned)})", ""]
 
     big = max(budgets)
     reach = {(p, t): [o.carbon_to[t] for o in by[(p, big)]] for p in policies for t in TARGETS}
@@ -251,11 +270,11 @@ def report(outcomes: list[Outcome], budgets: list[float], seeds: int, optimizer:
         "Share of windows that reach each target:",
         "",
     ]
-    head = f"{'policy':<14}" + "".join(f"{t:>7.1f}" for t in TARGETS)
+    head = f"{'policy':<22}" + "".join(f"{t:>7.1f}" for t in TARGETS)
     lines += [head, "-" * len(head)]
     for p in policies:
         lines.append(
-            f"{p:<14}"
+            f"{p:<22}"
             + "".join(f"{np.mean([c is not None for c in reach[(p, t)]]):>7.0%}" for t in TARGETS)
         )
     lines += [
@@ -266,7 +285,7 @@ def report(outcomes: list[Outcome], budgets: list[float], seeds: int, optimizer:
         "",
     ]
     head = (
-        f"{'policy':<14}{'reached':>9}{'median kg':>11}{'vanilla/policy':>16}{'(n)':>5}"
+        f"{'policy':<22}{'reached':>9}{'median kg':>11}{'vanilla/policy':>16}{'(n)':>5}"
         f"{'policy/clairv.':>16}{'(n)':>5}"
     )
     lines += [head, "-" * len(head)]
@@ -283,7 +302,7 @@ def report(outcomes: list[Outcome], budgets: list[float], seeds: int, optimizer:
             ratio, n_pairs = paired_ratio(num, den)
             cols.append(("—" if ratio is None else f"{ratio:.2f}×", n_pairs))
         lines.append(
-            f"{p:<14}{len(got):>5}/{len(mine):<3}{med:>11}{cols[0][0]:>16}{cols[0][1]:>5}"
+            f"{p:<22}{len(got):>5}/{len(mine):<3}{med:>11}{cols[0][0]:>16}{cols[0][1]:>5}"
             f"{cols[1][0]:>16}{cols[1][1]:>5}"
         )
     lines += [
@@ -307,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument(
         "--policies",
-        default=",".join(p for p in POLICIES if p != "oracle-dom"),
-        help="rows to run (oracle-dom, an ablation, only when named)",
+        default=",".join(p for p in POLICIES if p not in ONLY_WHEN_NAMED),
+        help="rows to run (oracle-dom, an ablation, and the release kinds only when named)",
     )
     ap.add_argument("--rl-dir", default=None)
     ap.add_argument("--optimizer", default="lamoo")
@@ -330,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(run_job, jobs, chunksize=4))
     text = report(outcomes, budgets, args.seeds, f"{args.optimizer}; signal {args.signal}")
+    text = (
+        f"# python benchmarks/rl.py {' '.join(argv if argv is not None else sys.argv[1:])}\n" + text
+    )
     text += f"\n\n{len(jobs)} runs in {time.perf_counter() - t0:.0f} s with {workers} workers\n"
     print(text)
     if args.out:

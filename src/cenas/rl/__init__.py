@@ -11,6 +11,11 @@ This package sits above :mod:`cenas.study`: every episode's engine is built by
 running a trained policy needs (observation, action mapping, :class:`RLPolicy`) is
 :mod:`cenas.policy.rl`, re-exported here for convenience.
 
+Four action kinds (:mod:`cenas.policy.rl._action`): ``discrete`` and ``continuous`` split
+the pool between training and estimation; ``discrete-release`` and ``continuous-release``
+also release GPUs (0 W) and see the release observation. Train them with
+``cenas policy train --action discrete-release`` (or ``continuous-release``).
+
 The shipped policies (``cenas/data/policy/rl-{discrete,continuous}.{json,npz}``) are
 reproduced with::
 

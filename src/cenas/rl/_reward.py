@@ -43,6 +43,13 @@ Choices and fixes relative to the reference code:
   the last per-mille of hypervolume still counts (0.95 → 0.43, 0.998 → 0.90), so the agent
   is rewarded for finishing close to the front under any budget, not only for the big
   early gains that dominate ``ΣΔHV``.
+* released GPUs (the ``*-release`` action kinds) cost nothing: ``carbon_t`` is the step's
+  carbon from the engine's ledger, where a released GPU's entry is 0 J (ledger kind
+  ``released``), while an idle GPU still draws idle power. A GPU coming back from a release
+  spends the study's release delay at idle power, which ``carbon_t`` does charge. The
+  normaliser ``C_norm`` does not depend on the action. Checked by
+  ``tests/policy/test_release.py::test_release_env_episode`` (a fully released step: 0 g,
+  cost term 0).
 """
 
 from __future__ import annotations
