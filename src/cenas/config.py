@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 DEFAULT_ZONE = "US-CAL-CISO"
 DEFAULT_START = "2021-07-02T00:00:00+00:00"
+CAP_RULES: tuple[str, ...] = ("efficient", "carbon")
+"""How a study with power caps picks each step's level (see ``StudyConfig.cap_rule``)."""
 DEFAULT_BUDGET_G = 15_000.0
 """Default carbon budget: 15 kg CO2eq, about 40 % of what 8 GPUs training for the whole
 80-hour default window would emit on the default trace (37 kg)."""
@@ -83,6 +85,14 @@ class StudyConfig:
             estimates (``0``: none; NAS-Bench-201 cells only).
         steer: ``queue`` (estimates choose what trains) or ``optimizer`` (calibrated
             estimates also inform the optimiser's model of where good cells lie).
+        power_caps: Power-cap levels the GPUs may run at: a table of
+            :data:`cenas.engine.energy.POWER_CAP_TABLES` (``zeus-a40``, ``zeus-v100``:
+            Zeus's published power-limit profiles); ``None``: caps off. Live caps set the
+            GPUs' power limits through NVML (CUDA workers, and the permission to).
+        cap_rule: With ``power_caps``, how each step's level is chosen: ``efficient`` (the
+            level with the least energy per unit of training, every step) or ``carbon``
+            (that level in the hours dirtier than the median of the coming day, uncapped in
+            the cleaner ones).
         results: Simulation: when a job's result reaches the scheduler: ``at-finish`` (when
             the job finishes, as in live mode) or ``at-dispatch`` (when it starts, the
             look-ahead of the tabular simulator before the carbon lever).
@@ -149,6 +159,8 @@ class StudyConfig:
     screen: int = 0
     steer: str = "optimizer"
     results: str = "at-finish"
+    power_caps: str | None = None
+    cap_rule: str = "efficient"
     clock: str = "simulated"
     speedup: float = 1.0
     power: PowerModel = field(default_factory=PowerModel)
@@ -256,6 +268,23 @@ class StudyConfig:
             raise ConfigError(f"screen: must be non-negative, got {self.screen}")
         if self.screen > 1 and self.live and self.space != "nb201":
             raise ConfigError("screen: needs NAS-Bench-201 cells (space = 'nb201')")
+        if self.power_caps is not None:
+            from cenas.engine.energy import POWER_CAP_TABLES
+
+            if self.power_caps not in POWER_CAP_TABLES:
+                raise ConfigError(
+                    f"power_caps: unknown table {self.power_caps!r}; choose one of "
+                    f"{', '.join(POWER_CAP_TABLES)}"
+                )
+            if self.live and self.device == "cpu":
+                raise ConfigError(
+                    "power_caps: live power caps set GPU power limits through NVML; the "
+                    "workers run on the cpu (device = 'cpu')"
+                )
+        if self.cap_rule not in CAP_RULES:
+            raise ConfigError(
+                f"cap_rule: must be one of {', '.join(CAP_RULES)}, got {self.cap_rule!r}"
+            )
         if self.steer not in ("queue", "optimizer"):
             raise ConfigError(f"steer: must be 'queue' or 'optimizer', got {self.steer!r}")
         from cenas.engine.backend import RESULT_TIMINGS
@@ -376,7 +405,17 @@ class StudyConfig:
             train_full_queue=self.train_full_queue,
             screen=self.screen,
             steer=self.steer,  # type: ignore[arg-type]
+            power_caps=self.cap_levels,
         )
+
+    @property
+    def cap_levels(self) -> tuple[Any, ...]:
+        """The power-cap levels of ``power_caps`` (empty when caps are off)."""
+        if self.power_caps is None:
+            return ()
+        from cenas.engine.energy import POWER_CAP_TABLES
+
+        return POWER_CAP_TABLES[self.power_caps]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""

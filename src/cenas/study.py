@@ -45,8 +45,9 @@ from cenas.policy.registry import make_policy
 from cenas.signals import build_signal, resolve_signal, resolve_trace
 
 STUDY_FORMAT = "cenas-study"
-SCHEMA_VERSION = 3
-"""Storage format. 3 added ``steps.n_release`` (GPUs released in the step, default 0).
+SCHEMA_VERSION = 4
+"""Storage format. 4 added ``steps.cap`` (the step's power-cap level, default 0: uncapped).
+3 added ``steps.n_release`` (GPUs released in the step, default 0).
 2 added, without changing a version-1 column: ``ledger.measured`` and
 ``ledger.meter`` (was the energy measured, by which meter), ``jobs.attempts`` and
 ``jobs.status``, ``archs.encoding`` (the space's JSON encoding) and ``archs.estimated`` /
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS steps (
     energy_j REAL NOT NULL, carbon_g REAL NOT NULL, cum_carbon_g REAL NOT NULL,
     hv REAL NOT NULL, hv_ratio REAL NOT NULL, log_hv_diff REAL,
     n_trained INTEGER NOT NULL, n_estimated INTEGER NOT NULL, queue_len INTEGER NOT NULL,
-    stop TEXT, n_release INTEGER NOT NULL DEFAULT 0
+    stop TEXT, n_release INTEGER NOT NULL DEFAULT 0, cap INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS ledger (
     step INTEGER NOT NULL, gpu INTEGER NOT NULL, kind TEXT NOT NULL, job_id INTEGER,
@@ -105,6 +106,7 @@ _MIGRATE_1_TO_2 = (
     "CREATE TABLE IF NOT EXISTS signal (step INTEGER PRIMARY KEY, provenance TEXT NOT NULL)",
 )
 _MIGRATE_2_TO_3 = ("ALTER TABLE steps ADD COLUMN n_release INTEGER NOT NULL DEFAULT 0",)
+_MIGRATE_3_TO_4 = ("ALTER TABLE steps ADD COLUMN cap INTEGER NOT NULL DEFAULT 0",)
 
 
 # --------------------------------------------------------------------- building
@@ -140,7 +142,14 @@ def build_engine(
     except ValueError as exc:
         raise ConfigError(f"optimizer: {exc}") from None
     clock: Clock = WallClock(speedup=config.speedup) if config.clock == "wall" else SimulatedClock()
-    policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
+    policy = make_policy(
+        config.policy,
+        signal,
+        config.gpus,
+        config.power,
+        config.budget_g,
+        cap_rule=config.cap_rule if config.power_caps else None,
+    )
     backend = SimulatedBackend(
         config.gpus,
         make_estimator(config.estimator, task, seed=config.seed),
@@ -352,7 +361,7 @@ class Study:
         if rows.get("format") != STUDY_FORMAT:
             raise StudyError(f"{db}: not a cenas study database")
         version = rows.get("schema_version")
-        if version not in ("1", "2", str(SCHEMA_VERSION)):
+        if version not in ("1", "2", "3", str(SCHEMA_VERSION)):
             raise StudyError(f"{db}: schema version {version} is not supported")
         try:
             data = json.loads(rows["config"])
@@ -375,10 +384,15 @@ class Study:
         return study
 
     def _migrate(self) -> None:
-        """Bring a version-1 or -2 database to the current schema (new columns, defaults)."""
+        """Bring a version-1, -2 or -3 database to the current schema (new columns,
+        defaults)."""
         if self._schema >= SCHEMA_VERSION:
             return
-        statements = (*(_MIGRATE_1_TO_2 if self._schema < 2 else ()), *_MIGRATE_2_TO_3)
+        statements = (
+            *(_MIGRATE_1_TO_2 if self._schema < 2 else ()),
+            *(_MIGRATE_2_TO_3 if self._schema < 3 else ()),
+            *_MIGRATE_3_TO_4,
+        )
         with self._database("upgrade the study database"), self.conn:
             for statement in statements:
                 self.conn.execute(statement)
@@ -621,7 +635,7 @@ class Study:
         log_hv = None if math.isnan(record.log_hv_diff) else record.log_hv_diff
         with self._database(f"write step {record.step} to the study database"), self.conn:
             self.conn.execute(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.step,
                     str(hour),
@@ -640,6 +654,7 @@ class Study:
                     record.queue_len,
                     record.stop,
                     record.n_release,
+                    record.cap,
                 ),
             )
             self.conn.executemany(

@@ -57,8 +57,9 @@ def fingerprint(overrides: dict[str, Any]) -> dict[str, Any]:
     h = hashlib.sha256()
     for r in engine.records:
         fields = dataclasses.astuple(r)
-        assert r.n_release == 0 and fields[-1] == 0  # no release before the carbon lever
-        h.update(repr(fields[:-1]).encode())
+        # no release and no power cap before the carbon lever (the records' last fields)
+        assert r.n_release == 0 and r.cap == 0 and fields[-2:] == (0, 0)
+        h.update(repr(fields[:-2]).encode())
     steps = h.hexdigest()
     h = hashlib.sha256()
     for e in engine.ledger.entries:

@@ -217,6 +217,22 @@ ZonesOpt = Annotated[
         "the zone whose coming hours are cleanest, paying to move.",
     ),
 ]
+PowerCapsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--power-caps",
+        help="GPU power-cap levels the study may use: zeus-a40 or zeus-v100 (Zeus's "
+        "published power-limit profiles; live: set through NVML). Default: off.",
+    ),
+]
+CapRuleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cap-rule",
+        help="With --power-caps: efficient (the least-energy level every hour, default) or "
+        "carbon (that level in hours dirtier than the coming day's median).",
+    ),
+]
 CarbonUrlOpt = Annotated[
     str | None, typer.Option("--carbon-url", help="Live: the provider's base URL.")
 ]
@@ -278,6 +294,8 @@ _RESUME_KEEPS = (
     "zone",
     "start",
     "zones",
+    "power_caps",
+    "cap_rule",
     "hours",
     "gpus",
     "budget_g",
@@ -325,6 +343,8 @@ def search(
     trace: TraceOpt = None,
     zone: ZoneOpt = None,
     zones: ZonesOpt = None,
+    power_caps: PowerCapsOpt = None,
+    cap_rule: CapRuleOpt = None,
     start: StartOpt = None,
     hours: HoursOpt = None,
     gpus: GpusOpt = None,
@@ -404,6 +424,8 @@ def search(
         trace=trace,
         zone=zone,
         zones=zones,
+        power_caps=power_caps,
+        cap_rule=cap_rule,
         start=start,
         hours=hours,
         gpus=gpus,
@@ -560,6 +582,25 @@ def zone_rows(engine: Any) -> list[tuple[str, str]]:
     return [("zones", f"{share} of the hours; {moves} moves (the window shows the first zone)")]
 
 
+def cap_rows(engine: Any) -> list[tuple[str, str]]:
+    """A capped study's summary row: the hours at each power-cap level."""
+    levels = engine.config.power_caps
+    if not levels or not engine.records:
+        return []
+    caps = [r.cap for r in engine.records]
+    used = sorted(set(caps))
+    parts = [
+        f"{'uncapped' if k == 0 else levels[k - 1].label() + ' limit'} {caps.count(k)} h"
+        for k in used
+    ]
+    how = (
+        "limits set through NVML, energy as metered"
+        if engine.backend.live
+        else "Zeus's published trade-off, modelled"
+    )
+    return [("power caps", ", ".join(parts) + f" ({how})")]
+
+
 FIXED_RULES = ("vanilla", "one-shot", "static")
 """Policies that read no intensity: a fixed split, whatever the grid."""
 
@@ -684,6 +725,7 @@ def _print_summary(engine: Any, cfg: StudyConfig, elapsed: float, report: Path) 
         ("window", window_text(cfg, engine)),
         *(trace_rows(cfg, engine.signal.trace) if cfg.trace is not None else []),
         *zone_rows(engine),
+        *cap_rows(engine),
         ("stopped", s["stop"]),
         ("hours", f"{s['steps']} of {cfg.hours}"),
         *hv_rows,

@@ -32,7 +32,11 @@ it from :meth:`Backend.end_step`).
 
 Besides work and idle time, a worker can be *released* for a step (:meth:`Backend.release`:
 0 W in simulation) and, when it comes back, *wait* for its release delay
-(:meth:`Backend.wait`: idle power, no work).
+(:meth:`Backend.wait`: idle power, no work). Before a step opens, :meth:`Backend.set_cap`
+sets the power cap of every worker for the step (``None``: the default limit); the simulator
+applies the cap's published trade-off to work at training power, a live backend sets the
+GPUs' limits through NVML and measures what follows, and a backend that cannot cap refuses
+with :class:`PowerCapError`.
 """
 
 from __future__ import annotations
@@ -45,13 +49,18 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from cenas.engine.energy import Ledger, PowerClass, PowerModel
+from cenas.engine.energy import Ledger, PowerCap, PowerClass, PowerModel
 from cenas.engine.evaluators import Estimator, Trainer
+from cenas.errors import CenasError
 
 JobKind = Literal["train", "estimate", "init"]
 JobStatus = Literal["completed", "failed"]
 ResultTiming = Literal["at-dispatch", "at-finish"]
 RESULT_TIMINGS: tuple[str, ...] = ("at-dispatch", "at-finish")
+
+
+class PowerCapError(CenasError):
+    """A power cap the backend cannot apply (no NVML, no permission, a CPU worker...)."""
 
 
 @dataclass
@@ -186,6 +195,21 @@ class Backend(ABC):
         """``worker`` spends the first ``seconds`` of the step coming back from release (the
         step opened with it free from ``seconds``)."""
 
+    def set_cap(self, cap: PowerCap | None) -> None:
+        """Cap every worker's power for the coming step (``None``: the default limit).
+
+        Raises:
+            PowerCapError: If this backend cannot cap its workers.
+        """
+        if cap is not None:
+            raise PowerCapError(f"the {self.name} backend cannot cap GPU power")
+
+    def cap_time_factor(self, kind: JobKind) -> float:
+        """How many times longer a unit of ``kind`` work takes under the step's cap, for
+        the scheduler's share of the ``init`` job (``1``: uncapped, or a live backend, whose
+        jobs simply run as fast as they do)."""
+        return 1.0
+
     def charge_shared(self, job: Job, workers: list[int], seconds: float) -> None:
         """Charge ``seconds`` of data-parallel ``job`` work (the ``init`` job) to each of
         ``workers``; only backends with one-time estimator work have any."""
@@ -225,6 +249,9 @@ class SimulatedBackend(Backend):
         self.estimator = estimator
         self.trainer = trainer
         self.power = power.for_estimator(estimator.power_class)
+        self.base_power = self.power
+        """The uncapped power model (``power`` is the step's, under its cap)."""
+        self.cap: PowerCap | None = None
         self.results = results
         self._step = 0
         self._duration = 0.0
@@ -247,6 +274,18 @@ class SimulatedBackend(Backend):
 
     def update(self, archs: NDArray[np.int64], objectives: NDArray[np.float64]) -> None:
         self.estimator.update(archs, objectives)
+
+    def set_cap(self, cap: PowerCap | None) -> None:
+        """Apply ``cap``'s published trade-off to the step's work at training power."""
+        self.cap = cap
+        self.power = self.base_power.capped(cap, self.estimator.power_class == "train")
+
+    def cap_time_factor(self, kind: JobKind) -> float:
+        if self.cap is None:
+            return 1.0
+        if kind == "estimate" and self.estimator.power_class != "train":
+            return 1.0
+        return self.cap.time_factor
 
     def charge_shared(self, job: Job, workers: list[int], seconds: float) -> None:
         """Charge ``seconds`` of data-parallel ``job`` work (the ``init`` job) to each worker."""
@@ -273,9 +312,10 @@ class SimulatedBackend(Backend):
 
     def start(self, job: Job, worker: int, t: float) -> JobResult | None:
         job.gpu, job.status = worker, "running"
-        run = min(job.remaining_s, self._duration - t)
+        slow = self.cap_time_factor(job.kind)  # wall seconds per second of work
+        run = min(job.remaining_s * slow, self._duration - t)
         self.ledger.charge(self._step, worker, job.kind, job.id, run, self.power, self._intensity)
-        job.done_s += run
+        job.done_s += run / slow
         heapq.heappush(self._heap, (t + run, worker))
         if job.remaining_s > 1e-9:
             self._running[worker] = job
@@ -320,6 +360,7 @@ __all__ = [
     "Job",
     "JobKind",
     "JobResult",
+    "PowerCapError",
     "ResultTiming",
     "SimulatedBackend",
 ]

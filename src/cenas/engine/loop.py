@@ -36,6 +36,9 @@ train). A released GPU does no work and draws nothing in that step (ledger kind
 ``released``, 0 J in simulation); one that was released in the previous step and works again
 first spends ``EngineConfig.release_delay_s`` getting back (charged at idle power, no work).
 Unfinished jobs are never held by a released GPU: every job pauses at the end of a step.
+The allocation's ``cap`` picks one of ``EngineConfig.power_caps`` for the step's working GPUs
+(:meth:`Backend.set_cap`): work at training power then runs ``time_factor`` times longer at
+``power_factor`` times the draw.
 
 Budgets: the loop stops after ``hours`` or when the carbon budget is spent. A step whose
 worst-case carbon (all its GPUs busy) would cross the budget runs only for the share of
@@ -55,7 +58,7 @@ from numpy.typing import NDArray
 
 from cenas.engine.backend import Backend, Job, JobKind, JobResult
 from cenas.engine.clock import Clock, SimulatedClock
-from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerModel
+from cenas.engine.energy import JOULES_PER_KWH, LedgerEntry, PowerCap, PowerModel
 from cenas.engine.evaluators import onehot_ops
 from cenas.engine.policy_api import Allocation, Decision, Policy, State, as_allocation
 from cenas.engine.screen import Screen
@@ -130,6 +133,7 @@ class StepRecord:
     queue_len: int
     stop: str | None = None
     n_release: int = 0
+    cap: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,8 @@ class EngineConfig:
             objective from estimate to trained value), every estimated cell not trained yet
             is given to the optimiser (:meth:`Optimizer.set_estimates`) as weaker evidence
             of where good cells lie; LaMOO fits its partition tree on them too.
+        power_caps: Power-cap levels a policy may pick for a step (``Allocation.cap``, 1
+            based; empty: caps are off); see :data:`cenas.engine.energy.POWER_CAP_TABLES`.
     """
 
     n_gpus: int = 8
@@ -204,6 +210,7 @@ class EngineConfig:
     train_full_queue: bool = False
     screen: int = 0
     steer: Literal["queue", "optimizer"] = "queue"
+    power_caps: tuple[PowerCap, ...] = ()
 
     @property
     def n_steps(self) -> int:
@@ -348,6 +355,9 @@ class Engine:
             n_paused_train=len(self.paused["train"]),
             n_released=len(self.released),
             release_delay_s=cfg.release_delay_s,
+            n_cap_levels=len(cfg.power_caps),
+            cap_energy=tuple(c.energy_factor for c in cfg.power_caps),
+            cap_time=tuple(c.time_factor for c in cfg.power_caps),
         )
 
     # ------------------------------------------------------------------- loop
@@ -385,11 +395,17 @@ class Engine:
             decision = self.policy.decide(self.observe())
         alloc = as_allocation(decision, cfg.n_gpus)
         n_train, n_est = alloc.train, alloc.estimate
+        if alloc.cap > len(cfg.power_caps):
+            raise ValueError(
+                f"cap level {alloc.cap} asked for, the study offers {len(cfg.power_caps)}"
+            )
+        cap = cfg.power_caps[alloc.cap - 1] if alloc.cap else None
 
         duration, stop = step_s, None
         if cfg.carbon_budget_g is not None:
-            power = cfg.power
-            est_w = max(power.estimator_w(self.backend.estimate_power_class), power.idle_w)
+            est_class = self.backend.estimate_power_class
+            power = cfg.power.capped(cap, est_class == "train")
+            est_w = max(power.estimator_w(est_class), power.idle_w)
             if self.init_pending:  # estimating GPUs may train the supernet
                 est_w = max(est_w, power.train_w)
             watts = n_train * max(power.train_w, power.idle_w) + n_est * est_w
@@ -404,6 +420,7 @@ class Engine:
         t0 = self.clock.now()
         if self.screen is not None:
             self._fit_screen()
+        self.backend.set_cap(cap)
         entries = self._simulate(s, alloc, duration, intensity)
         if s < self.replay_until:
             self.clock.jump_to(t0 + duration)
@@ -447,6 +464,7 @@ class Engine:
             queue_len=len(self.queue),
             stop=stop,
             n_release=alloc.release,
+            cap=alloc.cap,
         )
         self.records.append(record)
         if self.on_step is not None:
@@ -525,11 +543,12 @@ class Engine:
         """
         job = self.init_job
         assert job is not None and gpus
-        share = min(job.remaining_s / len(gpus), duration)
+        slow = self.backend.cap_time_factor("init")  # wall seconds per second of work
+        share = min(job.remaining_s / len(gpus) * slow, duration)
         if job.start_step < 0:
             job.start_step = s
         job.gpu = gpus[0]
-        job.done_s += share * len(gpus)
+        job.done_s += share / slow * len(gpus)
         if job.remaining_s <= 1e-6:
             job.done_s = job.total_s
             job.end_step = s

@@ -44,6 +44,11 @@ class State:
         n_released: GPUs released in the previous step (one brought back this step works
             only after the study's release delay).
         release_delay_s: Seconds a released GPU needs before it works again.
+        n_cap_levels: Power-cap levels the study offers (``Allocation.cap`` lies in
+            ``[0, n_cap_levels]``; ``0``: caps are off).
+        cap_energy: Energy of a unit of training work at each cap level relative to
+            uncapped, level 1 first (empty when caps are off).
+        cap_time: Time of a unit of training work at each level relative to uncapped.
     """
 
     step: int
@@ -62,6 +67,9 @@ class State:
     n_paused_train: int = 0
     n_released: int = 0
     release_delay_s: float = 0.0
+    n_cap_levels: int = 0
+    cap_energy: tuple[float, ...] = ()
+    cap_time: tuple[float, ...] = ()
 
     def intensity_percentile(self, horizon: int = 24) -> float:
         """Share of the coming ``horizon`` hours that are cleaner than now, in [0, 1].
@@ -83,14 +91,17 @@ class Allocation:
         train: GPUs that train.
         estimate: GPUs that estimate.
         release: GPUs released for the step (0 W, no work).
+        cap: Power-cap level of the working GPUs for the step: ``0`` uncapped, ``k`` the
+            study's ``k``-th level (``EngineConfig.power_caps``).
     """
 
     train: int
     estimate: int
     release: int = 0
+    cap: int = 0
 
     def __post_init__(self) -> None:
-        if min(self.train, self.estimate, self.release) < 0:
+        if min(self.train, self.estimate, self.release, self.cap) < 0:
             raise ValueError(f"allocation counts must be non-negative, got {self}")
 
     @property
@@ -118,6 +129,12 @@ def as_allocation(decision: Decision | float, n_gpus: int) -> Allocation:
     return Allocation(train=n, estimate=n_gpus - n)
 
 
+def with_cap(decision: Decision, n_gpus: int, cap: int) -> Allocation:
+    """``decision`` as an allocation with its power-cap level set to ``cap``."""
+    alloc = as_allocation(decision, n_gpus)
+    return Allocation(alloc.train, alloc.estimate, alloc.release, cap)
+
+
 class Policy(ABC):
     """Decides how the pool splits in the coming step."""
 
@@ -126,6 +143,9 @@ class Policy(ABC):
     """``True`` for a policy whose training GPUs train whatever the optimiser proposes
     (vanilla NAS), whatever ``EngineConfig.train_unscreened`` says; ``None``: the config
     decides."""
+    decides_cap: bool = False
+    """Whether the policy picks its own power-cap level (``Allocation.cap``); a study with
+    power caps gives the others a :class:`cenas.policy.CapRule`."""
 
     @abstractmethod
     def decide(self, state: State) -> Decision:
@@ -141,4 +161,12 @@ def clip_gpus(n: float, n_gpus: int) -> int:
     return int(min(max(round(n), 0), n_gpus))
 
 
-__all__ = ["Allocation", "Decision", "Policy", "State", "as_allocation", "clip_gpus"]
+__all__ = [
+    "Allocation",
+    "Decision",
+    "Policy",
+    "State",
+    "as_allocation",
+    "clip_gpus",
+    "with_cap",
+]

@@ -173,7 +173,14 @@ def build_live_engine(
         optimizer = make_optimizer(config.optimizer, space, task.ref_point, seed=config.seed)
     except ValueError as exc:
         raise ConfigError(f"optimizer: {exc}") from None
-    policy = make_policy(config.policy, signal, config.gpus, config.power, config.budget_g)
+    policy = make_policy(
+        config.policy,
+        signal,
+        config.gpus,
+        config.power,
+        config.budget_g,
+        cap_rule=config.cap_rule if config.power_caps else None,
+    )
     backend = make_backend(config, root, task)
     return Engine(
         engine_cfg,

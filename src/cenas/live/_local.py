@@ -128,6 +128,7 @@ class LocalBackend(WorkerPool):
         self._procs[w].join(5)
 
     def close(self) -> None:
+        self.restore_caps()
         for w, proc in enumerate(self._procs):
             if proc is None:
                 continue

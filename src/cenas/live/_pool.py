@@ -43,15 +43,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cenas.engine.backend import Backend, Job, JobKind, JobResult
+from cenas.engine.backend import Backend, Job, JobKind, JobResult, PowerCapError
 from cenas.errors import CenasError
 from cenas.live._worker import WorkerSetup, WorkItem
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from cenas.engine.energy import PowerCap
     from cenas.live._predictor import LivePredictor
-    from cenas.meters import EnergyReading
+    from cenas.meters import EnergyReading, NvmlPowerLimiter
 
 Message = tuple[int, int, dict[str, Any], dict[str, Any], float]
 """A finished job segment: ``(worker, job id, outcome dict, meter reading dict, wall s)``."""
@@ -125,6 +126,8 @@ class WorkerPool(Backend):
         """Workers replaced after dying."""
         self.failures: list[tuple[int, int, str]] = []
         """(job id, attempt, reason) of every failed attempt."""
+        self.limiter: NvmlPowerLimiter | None = None
+        """Sets the GPUs' power limits once a step is capped (``None`` until then)."""
         self.predictor: LivePredictor | None = None
         """The GP predictor of a ``predictor`` or ``predictor:<base>`` study (set by
         :func:`cenas.live.make_backend`; ``None``: estimates are the workers' own)."""
@@ -196,6 +199,45 @@ class WorkerPool(Backend):
         )
         job.done_s += reading.seconds
         job.total_s = job.done_s
+
+    def set_cap(self, cap: PowerCap | None) -> None:
+        """Set the power limit of the pool's GPUs through NVML (a share of each default
+        limit; ``None``: the defaults); the workers' meters measure what follows.
+
+        Raises:
+            PowerCapError: For a CPU worker, without NVML, or where NVML refuses.
+        """
+        if self.limiter is None:
+            if cap is None:
+                return
+            self.limiter = self._make_limiter()
+        from cenas.meters import MeterError
+
+        try:
+            self.limiter.apply(None if cap is None else cap.limit)
+        except MeterError as exc:
+            raise PowerCapError(str(exc)) from None
+
+    def _make_limiter(self) -> NvmlPowerLimiter:
+        from cenas.meters import MeterError, NvmlPowerLimiter, nvml_index
+
+        cpu = [d for d in self.devices if not d.startswith("cuda")]
+        if cpu:
+            raise PowerCapError(
+                f"power caps: set GPU power limits through NVML; worker device {cpu[0]!r} is "
+                "not a CUDA GPU"
+            )
+        try:
+            cuda = sorted({int(d.partition(":")[2] or 0) for d in self.devices})
+            return NvmlPowerLimiter([nvml_index(i) for i in cuda])
+        except MeterError as exc:
+            raise PowerCapError(str(exc)) from None
+
+    def restore_caps(self) -> None:
+        """Put the GPUs' default power limits back (after a capped study)."""
+        if self.limiter is not None:
+            limiter, self.limiter = self.limiter, None
+            limiter.restore()
 
     def begin_step(
         self, step: int, duration: float, intensity: float, free_at: dict[int, float]

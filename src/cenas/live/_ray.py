@@ -278,6 +278,7 @@ class RayBackend(WorkerPool):
         self._dead.add(w)
 
     def close(self) -> None:
+        self.restore_caps()
         for w, actor in enumerate(self._actors):
             if actor is not None:
                 with contextlib.suppress(Exception):

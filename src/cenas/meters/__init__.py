@@ -1,5 +1,6 @@
 """Measured energy: NVML power sampling of NVIDIA GPUs, per-job RAPL/NVML meters, power models."""
 
+from cenas.meters._caps import NvmlPowerLimiter
 from cenas.meters._energy import (
     CPU_WATTS_PER_CORE,
     Availability,
@@ -34,6 +35,7 @@ __all__ = [
     "MeterToken",
     "ModelledMeter",
     "NvmlMeter",
+    "NvmlPowerLimiter",
     "NvmlPowerSampler",
     "PhaseReading",
     "RaplDomain",

@@ -17,8 +17,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from cenas.engine.energy import PowerModel
-from cenas.policy.base import Allocation, Decision, Policy, State, clip_gpus
+from cenas.engine.energy import PowerModel, most_efficient
+from cenas.policy.base import Allocation, Decision, Policy, State, clip_gpus, with_cap
 
 
 class VanillaPolicy(Policy):
@@ -189,6 +189,44 @@ class ElasticPolicy(Policy):
         return Allocation(0, est, n - est)
 
 
+class CapRule(Policy):
+    """Adds a power-cap level to another policy's allocation, every step.
+
+    Power capping trades time for energy: below the default limit a GPU's training runs a
+    little slower and draws markedly less (Zeus, You, Chung, Chowdhury, NSDI 2023, whose
+    published profiles give the study's levels). ``efficient`` runs every step at the
+    level with the least energy per unit of training; ``carbon`` does so only in the hours
+    dirtier than the median of the coming ``horizon`` hours and runs uncapped in the
+    cleaner ones, where the extra throughput is worth most. The inner policy's split is
+    kept.
+
+    Args:
+        inner: The policy whose split is capped.
+        mode: ``efficient`` or ``carbon``.
+        horizon: Forecast hours the ``carbon`` rule ranks the current hour among.
+    """
+
+    def __init__(self, inner: Policy, mode: str = "efficient", horizon: int = 24) -> None:
+        if mode not in ("efficient", "carbon"):
+            raise ValueError("cap rule mode must be 'efficient' or 'carbon'")
+        self.inner, self.mode, self.horizon = inner, mode, horizon
+        self.name = inner.name
+        self.trains_unscreened = inner.trains_unscreened
+
+    def level(self, state: State) -> int:
+        """The cap level for ``state`` (0: uncapped)."""
+        best = most_efficient(state.cap_energy)
+        if best == 0 or self.mode == "efficient":
+            return best
+        return best if state.intensity_percentile(self.horizon) > 0.5 else 0
+
+    def decide(self, state: State) -> Allocation:
+        return with_cap(self.inner.decide(state), state.n_gpus, self.level(state))
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
 class ClairvoyantPolicy(Policy):
     """Knows the whole window's intensity ahead and trains only in its cleanest hours.
 
@@ -242,6 +280,7 @@ class ClairvoyantPolicy(Policy):
 
 
 __all__ = [
+    "CapRule",
     "ClairvoyantPolicy",
     "ElasticPolicy",
     "HeuristicPolicy",

@@ -15,6 +15,7 @@ from cenas.engine.policy_api import (
     State,
     as_allocation,
     clip_gpus,
+    with_cap,
 )
 
-__all__ = ["Allocation", "Decision", "Policy", "State", "as_allocation", "clip_gpus"]
+__all__ = ["Allocation", "Decision", "Policy", "State", "as_allocation", "clip_gpus", "with_cap"]

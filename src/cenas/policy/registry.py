@@ -8,6 +8,7 @@ from cenas.engine.energy import PowerModel
 from cenas.engine.signal import CarbonSignal
 from cenas.errors import ConfigError
 from cenas.policy._rules import (
+    CapRule,
     ClairvoyantPolicy,
     ElasticPolicy,
     HeuristicPolicy,
@@ -35,6 +36,7 @@ def make_policy(
     n_gpus: int,
     power: PowerModel,
     carbon_budget_g: float | None,
+    cap_rule: str | None = None,
     **kwargs: Any,
 ) -> Policy:
     """Build a policy by name.
@@ -45,11 +47,28 @@ def make_policy(
         n_gpus: GPUs in the pool.
         power: Power model.
         carbon_budget_g: Carbon budget of the study.
+        cap_rule: With power caps on, the :class:`CapRule` mode that adds a cap level to
+            the policy's split (``None``: caps off; a policy that decides its own level,
+            :attr:`Policy.decides_cap`, is not wrapped).
         **kwargs: Extra policy arguments (e.g. ``fraction`` for ``static``).
 
     Raises:
         ConfigError: For an unknown name.
     """
+    policy = _make(name, signal, n_gpus, power, carbon_budget_g, **kwargs)
+    if cap_rule is None or policy.decides_cap:
+        return policy
+    return CapRule(policy, cap_rule)
+
+
+def _make(
+    name: str,
+    signal: CarbonSignal,
+    n_gpus: int,
+    power: PowerModel,
+    carbon_budget_g: float | None,
+    **kwargs: Any,
+) -> Policy:
     if name == "vanilla":
         return VanillaPolicy()
     if name == "one-shot":
