@@ -200,8 +200,9 @@ def test_study_config_checks_power_caps() -> None:
         StudyConfig(power_caps="zeus-a40", cap_rule="sometimes").validate()
     with pytest.raises(ConfigError, match="NVML; the workers run on the cpu"):
         StudyConfig(power_caps="zeus-a40", live=True, device="cpu").validate()
-    assert StudyConfig(power_caps="zeus-v100").engine_config().power_caps == (
-        POWER_CAP_TABLES["zeus-v100"]
+    assert (
+        StudyConfig(power_caps="zeus-v100").engine_config().power_caps
+        == (POWER_CAP_TABLES["zeus-v100"])
     )
     assert StudyConfig().engine_config().power_caps == ()
 
