@@ -32,7 +32,7 @@ Reported:
 Usage::
 
     python benchmarks/lever.py [--seeds 10] [--budgets-kg 5,20] [--workers 2]
-        [--rows ROW,...] [--out benchmarks/results/lever.txt]
+        [--rows ROW,...] [--year 2023] [--out benchmarks/results/lever.txt]
 """
 
 from __future__ import annotations
@@ -76,6 +76,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "screened": {**PLAIN, "train_unscreened": False, "train_full_queue": True},
     "steered": {**PLAIN, "steer": "optimizer"},
     "lever+screen16": {**LEVER, "screen": 16},
+    "lever+caps": {**LEVER, "power_caps": "zeus-a40", "cap_rule": "efficient"},
+    "lever+caps-carbon": {**LEVER, "power_caps": "zeus-a40", "cap_rule": "carbon"},
+    "lever+release-idle": {**LEVER, "release_idle": True},
+    "lever+caps+release-idle": {**LEVER, "power_caps": "zeus-a40", "release_idle": True},
 }
 """Engine profiles (StudyConfig fields)."""
 
@@ -95,6 +99,13 @@ ROWS: dict[str, tuple[str, str]] = {
     "elastic-screened": ("elastic", "screened"),
     "elastic-steered": ("elastic", "steered"),
     "elastic-screen16": ("elastic", "lever+screen16"),
+    "static+cap": ("static", "lever+caps"),
+    "static+cap-carbon": ("static", "lever+caps-carbon"),
+    "elastic+cap": ("elastic", "lever+caps"),
+    "static+release-idle": ("static", "lever+release-idle"),
+    "static+cap+release-idle": ("static", "lever+caps+release-idle"),
+    "elastic+release-idle": ("elastic", "lever+release-idle"),
+    "elastic+cap+release-idle": ("elastic", "lever+caps+release-idle"),
 }
 """Row -> (policy, engine profile)."""
 
@@ -233,13 +244,20 @@ def _kg(v: float) -> str:
     return "inf" if not np.isfinite(v) else f"{v / 1000:.2f}"
 
 
-def report(outcomes: list[Outcome], budgets: list[float], rows: list[str], seeds: int) -> str:
+def report(
+    outcomes: list[Outcome],
+    budgets: list[float],
+    rows: list[str],
+    seeds: int,
+    year: int = EVAL_YEAR,
+) -> str:
     """The printed tables."""
     by = _by(outcomes)
     big = max(budgets)
     n_win = len(BUNDLED_ZONES) * seeds
     lines = [
-        "The carbon lever on unseen 2023 windows",
+        f"The carbon lever on {'unseen ' if year == EVAL_YEAR else ''}{year} windows"
+        + ("" if year == EVAL_YEAR else " (tuning years, not the evaluation)"),
         f"git commit: {git_commit()}",
         f"zones: {', '.join(BUNDLED_ZONES)}; {seeds} seeds per zone = {n_win} windows of {HOURS} h;"
         " 8 GPUs; LaMOO; forecast signal; task nb201-cifar10-fpga; low-fidelity estimator;"
@@ -420,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/lever.txt"))
     ap.add_argument("--tune-static", action="store_true", help="tune best-static on 2022")
+    ap.add_argument(
+        "--year", type=int, default=EVAL_YEAR, help="windows' year (2022: tune, 2023: evaluate)"
+    )
     args = ap.parse_args(argv)
     if args.tune_static:
         return tune_static(args.seeds, args.workers, Path("benchmarks/results/lever-static.txt"))
@@ -429,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown row {unknown[0]!r}; choose from {', '.join(ROWS)}")
     jobs = [
-        Job(r, z, s, b)
+        Job(r, z, s, b, args.year)
         for r in rows
         for b in budgets
         for z in BUNDLED_ZONES
@@ -439,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         outcomes = list(pool.map(run_job, jobs, chunksize=4))
-    text = report(outcomes, budgets, rows, args.seeds)
+    text = report(outcomes, budgets, rows, args.seeds, args.year)
     text += f" in {time.perf_counter() - t0:.0f} s with {args.workers} workers"
     cmd = "python benchmarks/lever.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = f"# {cmd.strip()}\n{text}"

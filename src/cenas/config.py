@@ -77,6 +77,8 @@ class StudyConfig:
         checkpoint_gb: Spatial: GB of one unfinished job's checkpoint to move.
         release_delay_s: Seconds a GPU released in one step needs, in the next step it
             works, before it works again (provisioning or power-up; charged at idle power).
+        release_idle: Whether a GPU left with nothing to do in a step is released for the
+            rest of it (0 W in simulation) instead of idling at idle power.
         train_unscreened: Whether a training GPU with no queued candidate worth training
             trains an unscreened one anyway (``False``: it estimates instead).
         train_full_queue: With screened training, whether the best of a full queue trains
@@ -154,6 +156,7 @@ class StudyConfig:
     migration_setup_s: float = 300.0
     checkpoint_gb: float = 0.05
     release_delay_s: float = 0.0
+    release_idle: bool = False
     train_unscreened: bool = False
     train_full_queue: bool = True
     screen: int = 0
@@ -401,6 +404,7 @@ class StudyConfig:
             power=self.power,
             step_seconds=None if self.step_minutes is None else self.step_minutes * 60.0,
             release_delay_s=self.release_delay_s,
+            release_idle=self.release_idle,
             train_unscreened=self.train_unscreened,
             train_full_queue=self.train_full_queue,
             screen=self.screen,

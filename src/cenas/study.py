@@ -63,6 +63,8 @@ LEGACY_ENGINE: dict[str, Any] = {
     "steer": "queue",
     "screen": 0,
     "release_delay_s": 0.0,
+    "release_idle": False,
+    "power_caps": None,
 }
 """The engine settings of a study stored before they existed (before the carbon lever)."""
 

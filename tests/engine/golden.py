@@ -20,6 +20,8 @@ LEGACY = {
     "results": "at-dispatch",
     "train_unscreened": True,
     "steer": "queue",
+    "release_idle": False,
+    "power_caps": None,
 }
 """The engine before the carbon lever: every estimate drew ``estimate_w`` and results were
 known at dispatch; the golden studies run in that configuration."""

@@ -162,3 +162,25 @@ def test_budget_is_never_exceeded_under_allocations_with_release(seed: int) -> N
         if e.step == r.step
     )
     assert energy > 0 and carbon == pytest.approx(eng.cum_carbon_g)
+
+
+def test_idle_gpus_are_released_with_release_idle() -> None:
+    power = PowerModel(train_w=300.0, estimate_w=300.0, idle_w=50.0)
+    base = StudyConfig(
+        policy="static", hours=6, gpus=4, budget_g=None, power=power, estimate_ratio=1.0
+    )
+    idle = build_engine(base)
+    idle.run()
+    freed = build_engine(dataclasses.replace(base, release_idle=True))
+    freed.run()
+    idle_s = sum(e.seconds for e in idle.ledger.entries if e.kind == "idle")
+    assert idle_s > 0  # the estimation cap leaves GPUs with nothing to do
+    assert not any(e.kind == "idle" for e in freed.ledger.entries)
+    released = [e for e in freed.ledger.entries if e.kind == "released"]
+    assert sum(e.seconds for e in released) == pytest.approx(idle_s)
+    assert all(e.energy_j == 0.0 for e in released)
+    # the same work, less energy: exactly the idle power of the idle seconds
+    assert [j.arch for j in freed.jobs] == [j.arch for j in idle.jobs]
+    saved = idle.ledger.total_energy_j - freed.ledger.total_energy_j
+    assert saved == pytest.approx(50.0 * idle_s)
+    assert freed.released  # released GPUs pay the release delay when they work again

@@ -191,6 +191,9 @@ class EngineConfig:
             objective from estimate to trained value), every estimated cell not trained yet
             is given to the optimiser (:meth:`Optimizer.set_estimates`) as weaker evidence
             of where good cells lie; LaMOO fits its partition tree on them too.
+        release_idle: Whether a working GPU left with nothing to do is released for the rest
+            of the step (0 W in simulation, as a cloud GPU billed by the second; it then
+            pays ``release_delay_s`` when it works again) instead of idling at idle power.
         power_caps: Power-cap levels a policy may pick for a step (``Allocation.cap``, 1
             based; empty: caps are off); see :data:`cenas.engine.energy.POWER_CAP_TABLES`.
     """
@@ -211,6 +214,7 @@ class EngineConfig:
     screen: int = 0
     steer: Literal["queue", "optimizer"] = "queue"
     power_caps: tuple[PowerCap, ...] = ()
+    release_idle: bool = False
 
     @property
     def n_steps(self) -> int:
@@ -511,6 +515,7 @@ class Engine:
                 False,
                 "model:network",
             )
+        idle_released: set[int] = set()
         while (event := backend.next_free()) is not None:
             t, g, result = event
             if result is not None:
@@ -520,8 +525,12 @@ class Engine:
                 backend.release(g, t)
                 continue
             job = self._next_job(role, s)
-            if job is None:  # nothing to do: idle for the rest of the step
-                backend.idle(g, t)
+            if job is None:  # nothing to do: idle (or released) for the rest of the step
+                if cfg.release_idle:
+                    backend.release(g, t)
+                    idle_released.add(g)
+                else:
+                    backend.idle(g, t)
                 continue
             result = backend.start(job, g, t)
             if result is not None:
@@ -531,7 +540,7 @@ class Engine:
             self._complete(result, s)
         for job in unfinished:  # unfinished work carries over to any GPU of its kind
             self.paused[job.kind].append(job)
-        self.released = {g for g in range(cfg.n_gpus) if roles[g] == "release"}
+        self.released = {g for g in range(cfg.n_gpus) if roles[g] == "release"} | idle_released
         return self.ledger.entries[first:]
 
     def _run_init(self, s: int, gpus: list[int], duration: float) -> float:
