@@ -79,6 +79,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "lever+caps": {**LEVER, "power_caps": "zeus-a40", "cap_rule": "efficient"},
     "lever+caps-carbon": {**LEVER, "power_caps": "zeus-a40", "cap_rule": "carbon"},
     "lever+release-idle": {**LEVER, "release_idle": True},
+    "lever+oracle": {**LEVER, "estimator": "oracle"},
     "lever+caps+release-idle": {**LEVER, "power_caps": "zeus-a40", "release_idle": True},
 }
 """Engine profiles (StudyConfig fields)."""
@@ -103,6 +104,7 @@ ROWS: dict[str, tuple[str, str]] = {
     "static+cap-carbon": ("static", "lever+caps-carbon"),
     "elastic+cap": ("elastic", "lever+caps"),
     "static+release-idle": ("static", "lever+release-idle"),
+    "static-oracle": ("static", "lever+oracle"),
     "static+cap+release-idle": ("static", "lever+caps+release-idle"),
     "elastic+release-idle": ("elastic", "lever+release-idle"),
     "elastic+cap+release-idle": ("elastic", "lever+caps+release-idle"),
@@ -268,10 +270,10 @@ def report(
         "1. Mean HV/HV_max under each carbon budget",
         "",
     ]
-    head = f"{'row':<18}{'profile':<16}" + "".join(f"{f'{b / 1000:g} kg':>18}" for b in budgets)
+    head = f"{'row':<26}{'profile':<26}" + "".join(f"{f'{b / 1000:g} kg':>18}" for b in budgets)
     lines += [head, "-" * len(head)]
     for r in rows:
-        row = f"{r:<18}{ROWS[r][1]:<16}"
+        row = f"{r:<26}{ROWS[r][1]:<26}"
         for b in budgets:
             hv = np.array([o.hv_ratio for o in by[(r, b)]])
             row += f"{f'{hv.mean():.4f} ± {hv.std():.4f}':>18}"
@@ -286,7 +288,7 @@ def report(
         "",
     ]
     head = (
-        f"{'row':<18}{'reached':>9}{'q25 kg':>8}{'median':>8}{'q75':>8}{'vanilla/x':>11}"
+        f"{'row':<26}{'reached':>9}{'q25 kg':>8}{'median':>8}{'q75':>8}{'vanilla/x':>11}"
         f"{'(n)':>5}{'x/bound':>9}{'(n)':>5}{'total kg':>10}{'final HV':>10}"
     )
     lines += [head, "-" * len(head)]
@@ -302,7 +304,7 @@ def report(
         bnd = [bounds.get((o.job.zone, o.job.seed)) for o in mine]
         bratio, bn = paired_ratio(got, bnd)
         lines.append(
-            f"{r:<18}{sum(c is not None for c in got):>5}/{len(got):<3}{_kg(q25):>8}"
+            f"{r:<26}{sum(c is not None for c in got):>5}/{len(got):<3}{_kg(q25):>8}"
             f"{_kg(q50):>8}{_kg(q75):>8}"
             f"{'—' if ratio is None else f'{ratio:.2f}×':>11}{n:>5}"
             f"{'—' if bratio is None else f'{bratio:.2f}×':>9}{bn:>5}"

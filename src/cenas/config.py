@@ -78,7 +78,8 @@ class StudyConfig:
         release_delay_s: Seconds a GPU released in one step needs, in the next step it
             works, before it works again (provisioning or power-up; charged at idle power).
         release_idle: Whether a GPU left with nothing to do in a step is released for the
-            rest of it (0 W in simulation) instead of idling at idle power.
+            rest of it (0 W in simulation, as a cloud GPU billed by the second; a live local
+            device is not powered down, so its time stays at idle power) instead of idling.
         train_unscreened: Whether a training GPU with no queued candidate worth training
             trains an unscreened one anyway (``False``: it estimates instead).
         train_full_queue: With screened training, whether the best of a full queue trains
@@ -156,7 +157,7 @@ class StudyConfig:
     migration_setup_s: float = 300.0
     checkpoint_gb: float = 0.05
     release_delay_s: float = 0.0
-    release_idle: bool = False
+    release_idle: bool = True
     train_unscreened: bool = False
     train_full_queue: bool = True
     screen: int = 0

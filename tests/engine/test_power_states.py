@@ -167,8 +167,15 @@ def test_budget_is_never_exceeded_under_allocations_with_release(seed: int) -> N
 def test_idle_gpus_are_released_with_release_idle() -> None:
     power = PowerModel(train_w=300.0, estimate_w=300.0, idle_w=50.0)
     base = StudyConfig(
-        policy="static", hours=6, gpus=4, budget_g=None, power=power, estimate_ratio=1.0
+        policy="static",
+        hours=6,
+        gpus=4,
+        budget_g=None,
+        power=power,
+        estimate_ratio=1.0,
+        release_idle=False,
     )
+    assert StudyConfig().release_idle  # on by default
     idle = build_engine(base)
     idle.run()
     freed = build_engine(dataclasses.replace(base, release_idle=True))

@@ -194,6 +194,8 @@ class EngineConfig:
         release_idle: Whether a working GPU left with nothing to do is released for the rest
             of the step (0 W in simulation, as a cloud GPU billed by the second; it then
             pays ``release_delay_s`` when it works again) instead of idling at idle power.
+            Simulation only: a live worker with nothing to do stays free for work that comes
+            later in the step (and a local device cannot be powered down).
         power_caps: Power-cap levels a policy may pick for a step (``Allocation.cap``, 1
             based; empty: caps are off); see :data:`cenas.engine.energy.POWER_CAP_TABLES`.
     """
@@ -526,7 +528,7 @@ class Engine:
                 continue
             job = self._next_job(role, s)
             if job is None:  # nothing to do: idle (or released) for the rest of the step
-                if cfg.release_idle:
+                if cfg.release_idle and not backend.live:
                     backend.release(g, t)
                     idle_released.add(g)
                 else:
