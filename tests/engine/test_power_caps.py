@@ -177,7 +177,7 @@ def test_budget_is_never_exceeded_under_capped_allocations(seed: int) -> None:
         assert secs == pytest.approx(4 * r.seconds)
 
 
-def test_a_capped_study_trains_more_per_kg_and_is_seeded() -> None:
+def test_a_capped_study_uses_less_energy_and_is_seeded() -> None:
     base = StudyConfig(hours=24, gpus=4, budget_g=None)
     free = build_engine(base)
     free.run()
@@ -189,7 +189,7 @@ def test_a_capped_study_trains_more_per_kg_and_is_seeded() -> None:
     best = most_efficient(c.energy_factor for c in POWER_CAP_TABLES["zeus-a40"])
     assert {r.cap for r in capped.records} == {best}
     assert {r.cap for r in free.records} == {0}
-    # same hours, same pool: less energy in all, and less per GPU-hour of training
+    # same hours, same pool: less energy in all
     assert capped.ledger.total_energy_j < free.ledger.total_energy_j
 
 
