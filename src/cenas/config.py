@@ -21,6 +21,8 @@ from cenas.errors import ConfigError
 
 if TYPE_CHECKING:
     from cenas.engine.loop import EngineConfig
+    from cenas.engine.signal import CarbonSignal
+    from cenas.policy.base import Policy
 
 DEFAULT_ZONE = "US-CAL-CISO"
 DEFAULT_START = "2021-07-02T00:00:00+00:00"
@@ -411,6 +413,23 @@ class StudyConfig:
             screen=self.screen,
             steer=self.steer,  # type: ignore[arg-type]
             power_caps=self.cap_levels,
+        )
+
+    def make_policy(self, signal: CarbonSignal) -> Policy:
+        """The policy this study names, with its cap rule when power caps are on.
+
+        Args:
+            signal: The study's carbon signal.
+        """
+        from cenas.policy.registry import make_policy
+
+        return make_policy(
+            self.policy,
+            signal,
+            self.gpus,
+            self.power,
+            self.budget_g,
+            cap_rule=self.cap_rule if self.power_caps else None,
         )
 
     @property

@@ -41,7 +41,6 @@ from cenas.engine.loop import Engine, StepRecord
 from cenas.engine.signal import CarbonSignal
 from cenas.engine.spatial import MigrationCost
 from cenas.errors import ConfigError, StudyError
-from cenas.policy.registry import study_policy
 from cenas.signals import build_signal, resolve_signal, resolve_trace
 
 STUDY_FORMAT = "cenas-study"
@@ -144,7 +143,7 @@ def build_engine(
     except ValueError as exc:
         raise ConfigError(f"optimizer: {exc}") from None
     clock: Clock = WallClock(speedup=config.speedup) if config.clock == "wall" else SimulatedClock()
-    policy = study_policy(config, signal)
+    policy = config.make_policy(signal)
     backend = SimulatedBackend(
         config.gpus,
         make_estimator(config.estimator, task, seed=config.seed),

@@ -156,7 +156,6 @@ def build_live_engine(
 ) -> Engine:
     """The engine of a live study whose folder is ``root`` (checkpoints under ``jobs/``)."""
     from cenas.optimize import make_optimizer
-    from cenas.policy.registry import study_policy
     from cenas.signals import build_signal, resolve_trace
 
     config.validate()
@@ -173,7 +172,7 @@ def build_live_engine(
         optimizer = make_optimizer(config.optimizer, space, task.ref_point, seed=config.seed)
     except ValueError as exc:
         raise ConfigError(f"optimizer: {exc}") from None
-    policy = study_policy(config, signal)
+    policy = config.make_policy(signal)
     backend = make_backend(config, root, task)
     return Engine(
         engine_cfg,

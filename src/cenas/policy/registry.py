@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cenas.engine.energy import PowerModel
 from cenas.engine.signal import CarbonSignal
@@ -17,9 +17,6 @@ from cenas.policy._rules import (
     VanillaPolicy,
 )
 from cenas.policy.base import Policy
-
-if TYPE_CHECKING:
-    from cenas.config import StudyConfig
 
 POLICIES: tuple[str, ...] = (
     "vanilla",
@@ -64,18 +61,6 @@ def make_policy(
     return CapRule(policy, cap_rule)
 
 
-def study_policy(config: StudyConfig, signal: CarbonSignal) -> Policy:
-    """The policy a study's config names, with its cap rule when power caps are on."""
-    return make_policy(
-        config.policy,
-        signal,
-        config.gpus,
-        config.power,
-        config.budget_g,
-        cap_rule=config.cap_rule if config.power_caps else None,
-    )
-
-
 def _make(
     name: str,
     signal: CarbonSignal,
@@ -103,4 +88,4 @@ def _make(
     raise ConfigError(f"unknown policy {name!r}: choose one of {', '.join(POLICIES)}")
 
 
-__all__ = ["POLICIES", "make_policy", "study_policy"]
+__all__ = ["POLICIES", "make_policy"]
