@@ -76,11 +76,21 @@ def fingerprint(overrides: dict[str, Any]) -> dict[str, Any]:
         )
     jobs = h.hexdigest()
     h = hashlib.sha256()
+    # the estimates enter as a position-weighted sum compared to 1e-9 (relative), not in the
+    # hash: a GP predictor's means differ by ~1e-11 between OpenBLAS's CPU kernels (Intel vs
+    # AMD); every decision made from them (jobs, steps, ledger) is still hashed exactly
+    estimates = 0.0
+    position = 0
     for a in sorted(engine.archs):
         x = engine.archs[a]
-        est = None if x.estimated is None else x.estimated.tolist()
+        if x.estimated is not None:
+            for v in x.estimated.tolist():
+                position += 1
+                estimates += position * v
         true = None if x.true is None else x.true.tolist()
-        h.update(repr((a, est, true, x.estimate_step, x.train_step, x.source)).encode())
+        h.update(
+            repr((a, x.estimated is None, true, x.estimate_step, x.train_step, x.source)).encode()
+        )
     archs = h.hexdigest()
     s = engine.summary()
     return {
@@ -88,6 +98,7 @@ def fingerprint(overrides: dict[str, Any]) -> dict[str, Any]:
         "ledger": ledger,
         "jobs": jobs,
         "archs": archs,
+        "estimates": estimates,
         "carbon_g": repr(s["carbon_g"]),
         "hv": repr(s["hv"]),
         "n_trained": s["n_trained"],
