@@ -87,6 +87,7 @@ LEGACY: dict[str, Any] = {
     "train_unscreened": True,
     "steer": "queue",
     "power": {"inference_w": 300.0, "proxy_w": 300.0},
+    "release_idle": False,
 }
 """The default study of the engine before the carbon lever, in this tree's settings: the
 baseline revision runs its own default, which this reproduces, so both must agree bit for
