@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 from rich.console import Console
 
-from cenas.datasets import ImageSet
 from cenas.errors import CenasError
+
+if TYPE_CHECKING:  # torch loads only when an estimator command runs
+    import torch
+
+    from cenas.datasets import ImageSet
 
 estimators_app = typer.Typer(
     help="Live estimators: the NAS-Bench-201 zero-cost proxy table, shipping it.",
@@ -46,6 +49,8 @@ def _load(data: Path | None, dataset: str, split: str = "train") -> ImageSet:
 
 
 def _device(name: str) -> torch.device:
+    import torch
+
     if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
         raise CenasError(f"--device: expected cpu or cuda, got {name!r}")
     if name.startswith("cuda") and not torch.cuda.is_available():
