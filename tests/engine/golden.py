@@ -76,17 +76,14 @@ def fingerprint(overrides: dict[str, Any]) -> dict[str, Any]:
         )
     jobs = h.hexdigest()
     h = hashlib.sha256()
-    # the estimates enter as a position-weighted sum compared to 1e-9 (relative), not in the
-    # hash: a GP predictor's means differ by ~1e-11 between OpenBLAS's CPU kernels (Intel vs
-    # AMD); every decision made from them (jobs, steps, ledger) is still hashed exactly
-    estimates = 0.0
-    position = 0
+    # the estimates are listed, not hashed, and compared to 1e-9: a GP predictor's means
+    # differ by ~1e-11 between OpenBLAS's CPU kernels (Intel vs AMD); every decision made
+    # from them (jobs, steps, ledger, which arch was estimated when) is still hashed exactly
+    estimates: list[float] = []
     for a in sorted(engine.archs):
         x = engine.archs[a]
         if x.estimated is not None:
-            for v in x.estimated.tolist():
-                position += 1
-                estimates += position * v
+            estimates.extend(x.estimated.tolist())
         true = None if x.true is None else x.true.tolist()
         h.update(
             repr((a, x.estimated is None, true, x.estimate_step, x.train_step, x.source)).encode()
