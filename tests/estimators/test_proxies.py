@@ -52,6 +52,7 @@ from cenas.estimators._table import (
     shard_cells,
     shard_path,
     ship_table,
+    slow_cells,
 )
 from cenas.space import NB201Space
 
@@ -354,6 +355,55 @@ def test_a_new_shard_layout_skips_cells_done_under_the_old(tmp_path: Path) -> No
     assert rows(shard_path(out, 1, FAST))["arch_str"].tolist() == [fifth]
     # files of other proxies never count
     assert done_in_other_shards(out, shard_path(out, 0, ("params",)), ("params",)) == set()
+
+
+def test_cpu_seconds_leave_out_the_time_the_process_waits() -> None:
+    import gc
+    import time
+
+    batch = make_batch(tiny_data(), 8, 0, torch.device("cpu"))
+    build = nb201_factory(MIXED, 4, 1, 10, 0)
+
+    def sleepy() -> nn.Module:  # a stall the process does not compute through
+        time.sleep(0.3)
+        return build()
+
+    gc.collect()  # earlier tests' garbage is not collected inside the measurements
+    gc.disable()
+    try:
+        _, wall = compute_proxy("params", sleepy, batch)
+        score, cpu = compute_proxy("params", sleepy, batch, time.thread_time)
+    finally:
+        gc.enable()
+    assert wall >= 0.3 > 0.2 > cpu >= 0.0, (wall, cpu)
+    assert score == compute_proxy("params", build, batch)[0]
+
+
+def test_slow_rows_are_measured_again_and_the_last_row_counts(tmp_path: Path) -> None:
+    data = tiny_data()
+    out = tmp_path / "table"
+    run_table(data, out, limit=4, proxies=FAST, config=TINY)
+    path = shard_path(out, 0, FAST)
+    before = rows(path)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["runs"][0]["clock"] == "thread_time"  # CPU seconds of torch's one thread
+    slow = before.copy()
+    slow.loc[2, "naswot_s"] = 30.0  # a job paused for 30 s (milliseconds of work)
+    slow.loc[3, "params_s"] = 0.5  # slow, but by less than a second: kept
+    slow.to_csv(path, index=False)
+    assert slow_cells(path, FAST, 5.0) == {slow.loc[2, "arch_str"]}
+    with pytest.raises(TableError, match="remeasure-over"):
+        run_table(data, out, limit=4, proxies=FAST, config=TINY, remeasure_over=1.0)
+    again = run_table(data, out, limit=5, proxies=FAST, config=TINY, remeasure_over=5.0)
+    assert (again.done_before, again.written, again.remeasured, again.remaining) == (4, 2, 1, 0)
+    after = rows(path)
+    assert len(after) == 6 and after["arch_str"].tolist()[4] == slow.loc[2, "arch_str"]
+    merged = merge_shards(out).set_index("arch_str")
+    cell = merged.loc[slow.loc[2, "arch_str"]]
+    assert cell["naswot_s"] < 1.0  # the new row's seconds
+    assert cell["naswot"] == pytest.approx(before.loc[2, "naswot"], rel=1e-9)  # same score
+    assert len(merged) == 5
+    assert slow_cells(path, FAST, 5.0) == set()  # nothing slow left: a rerun redoes nothing
 
 
 def test_ship_merges_shards(tmp_path: Path) -> None:

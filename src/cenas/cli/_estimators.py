@@ -83,6 +83,14 @@ def table_cmd(
     batch_seed: Annotated[int, typer.Option("--batch-seed", help="Seed of the batch.")] = 0,
     init_seed: Annotated[int, typer.Option("--init-seed", help="Seed of the init.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No per-cell progress lines.")] = False,
+    remeasure_over: Annotated[
+        float | None,
+        typer.Option(
+            "--remeasure-over",
+            help="First measure again the cells whose seconds for a proxy exceed this many "
+            "times its median in the shard file (a shared or paused CPU).",
+        ),
+    ] = None,
 ) -> None:
     """Measure proxies of every NAS-Bench-201 cell (seeded order, resumable, row by row)."""
     from cenas.estimators._table import TableConfig, parse_proxies, parse_shard, run_table
@@ -115,9 +123,11 @@ def table_cmd(
         config=config,
         data_path=data,
         log=None if quiet else log,
+        remeasure_over=remeasure_over,
     )
     console.print(
-        f"{run.path}: {run.done_before} cells before, {run.written} written, "
+        f"{run.path}: {run.done_before} cells before, {run.written} written "
+        f"({run.remeasured} measured again), "
         f"{run.remaining} remaining, {run.seconds:.1f} s",
         highlight=False,
     )

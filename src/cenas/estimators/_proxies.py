@@ -366,6 +366,7 @@ def compute_proxy(
     name: str,
     net_factory: NetFactory,
     batch: ProxyBatch,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float]:
     """Compute one proxy on a fresh copy of the factory's network.
 
@@ -375,10 +376,13 @@ def compute_proxy(
             (:func:`nb201_factory`).
         batch: The batch data-dependent proxies read (its device is where they run);
             ``synflow`` reads only its image shape, ``params`` and ``flops`` none of it.
+        clock: What the seconds are read from: wall time (``time.perf_counter``), or the
+            process's CPU time (``time.process_time``) for a CPU measurement that must not
+            count the time the process waited for a shared core or was stopped.
 
     Returns:
-        ``(score, seconds)``: seconds by ``time.perf_counter`` from copying the network to
-        the score (device work synchronised).
+        ``(score, seconds)``: seconds by ``clock`` from copying the network to the score
+        (device work synchronised).
 
     Raises:
         CenasError: For an unknown proxy name.
@@ -387,7 +391,7 @@ def compute_proxy(
         raise CenasError(f"proxy: unknown name {name!r}; choose one of {', '.join(PROXIES)}")
     device = batch.device
     _sync(device)
-    start = time.perf_counter()
+    start = clock()
     net = net_factory().to(device)
     score: float
     if name == "synflow":
@@ -409,7 +413,7 @@ def compute_proxy(
     else:
         score = float(count_flops(net, tuple(batch.inputs.shape[1:])))  # type: ignore[arg-type]
     _sync(device)
-    return score, time.perf_counter() - start
+    return score, clock() - start
 
 
 def compute_proxies(

@@ -6,10 +6,16 @@ are visited in one seeded random permutation of the 15,625 cells of
 the space), and shard ``I`` of ``N`` takes every ``N``-th cell of that order starting at
 ``I``. Each finished cell is appended (flushed and synced) as one CSV row to
 ``DIR/shard-I.csv``: columns ``index`` (the official NAS-Bench-201 index), ``arch_str``,
-then ``<proxy>`` and ``<proxy>_s`` (seconds, by ``time.perf_counter`` per proxy, after one
-untimed warm-up pass of every proxy on a small network) for each proxy. A killed job loses
-at most the cell it was on: a rerun reads the file, drops a truncated last line and skips
-every cell already there. A job over another proxy set writes ``DIR/shard-I.<p1>-<p2>.csv``
+then ``<proxy>`` and ``<proxy>_s`` (seconds per proxy, after one untimed warm-up pass of
+every proxy on a small network) for each proxy. On a GPU the seconds are wall time
+(``time.perf_counter``, device synchronised); on a CPU they are CPU time (:func:`cpu_clock`),
+so that a core shared with other work or a job paused with SIGSTOP does not inflate them
+(the runs before 2026-12-02 used wall time on CPU too; each run's clock is in the
+provenance). A killed job loses at most the cell it was on: a rerun
+reads the file, drops a truncated last line and skips every cell already there. With
+``remeasure_over`` a run first measures again the cells whose seconds for some proxy exceed
+that many times the proxy's median in the file, appending new rows; the last row of a cell
+is the one that counts. A job over another proxy set writes ``DIR/shard-I.<p1>-<p2>.csv``
 beside it (the fast ``params,flops`` fill). ``DIR/provenance.json`` records the
 configuration, the data (path, sha256, and the sha256 of the batch's pixels and labels),
 torch and Python versions, the git commit, device and threads of every run; a rerun whose
@@ -289,9 +295,10 @@ class TableRun:
         path: The shard file.
         done_before: Cells of the shard (within ``limit``) already measured when the run
             began, in this shard's file or another shard file of the folder.
-        written: Cells this run wrote.
+        written: Rows this run wrote (new cells and cells measured again).
         remaining: Cells of the shard (within ``limit``) still missing at the end.
         seconds: Wall seconds of the run.
+        remeasured: Of ``written``, the cells measured again (``remeasure_over``).
     """
 
     path: Path
@@ -299,6 +306,7 @@ class TableRun:
     written: int
     remaining: int
     seconds: float
+    remeasured: int = 0
 
 
 def _fmt(value: float) -> str:
@@ -315,6 +323,7 @@ def run_table(
     config: TableConfig | None = None,
     data_path: Path | None = None,
     log: Callable[[str], None] | None = None,
+    remeasure_over: float | None = None,
 ) -> TableRun:
     """Measure ``proxies`` for the cells of one shard, appending to its file as it goes.
 
@@ -329,6 +338,9 @@ def run_table(
             data set and classes.
         data_path: Where ``data`` was read from (for the provenance; hashed).
         log: Called with a progress line after each cell.
+        remeasure_over: Measure again, first, the shard's cells already in its file whose
+            seconds for some proxy exceed this many times that proxy's median there (wall
+            times of a shared or paused CPU); ``None``: none.
 
     Returns:
         What the run did.
@@ -340,11 +352,14 @@ def run_table(
     cfg = config or TableConfig(dataset=data.dataset, num_classes=data.num_classes)
     if limit is not None and limit < 0:
         raise TableError(f"--limit: must be >= 0, got {limit}")
+    if remeasure_over is not None and not remeasure_over > 1.0:
+        raise TableError(f"--remeasure-over: must be > 1, got {remeasure_over}")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise TableError(f"--device: expected cpu or cuda, got {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise TableError("--device cuda: no CUDA device is available")
     dev = torch.device(device)
+    clock = cpu_clock() if dev.type == "cpu" else time.perf_counter
     cells = shard_cells(shard[0], shard[1], cfg.order_seed)
     if limit is not None:
         cells = cells[:limit]
@@ -364,6 +379,8 @@ def run_table(
         "limit": limit,
         "proxies": list(proxies),
         "device": str(dev),
+        "clock": clock.__name__,
+        "remeasure_over": remeasure_over,
         "device_name": torch.cuda.get_device_name(dev)
         if dev.type == "cuda"
         else platform.processor() or platform.machine(),
@@ -396,26 +413,32 @@ def run_table(
     done = read_done(path, proxies) | done_in_other_shards(out, path, proxies)
     table = _official_index()
     space = NB201Space()
-    done_before = sum(1 for c in cells if space.to_str(space.from_index(int(c))) in done)
-    written = 0
+    archs = [space.to_str(space.from_index(int(c))) for c in cells]
+    done_before = sum(1 for a in archs if a in done)
+    redo = slow_cells(path, proxies, remeasure_over) if remeasure_over is not None else set()
+    todo = [c for c, a in zip(cells, archs, strict=True) if a in redo]
+    todo += [c for c, a in zip(cells, archs, strict=True) if a not in done]
+    written = remeasured = 0
     new_file = not path.exists() or path.stat().st_size == 0
-    if done_before < len(cells):
+    if todo:
         _warm_up(proxies, cfg, batch)
     with path.open("a", encoding="utf-8", newline="") as fh:
         if new_file:
             fh.write(",".join(columns(proxies)) + "\n")
             fh.flush()
-        for cell in cells:
+        for cell in todo:
             arch = space.to_str(space.from_index(int(cell)))
-            if arch in done:
+            if arch in done and arch not in redo:
                 continue
+            again = arch in redo
+            redo.discard(arch)
             factory = nb201_factory(
                 arch, cfg.channels, cfg.cells_per_stage, cfg.num_classes, cfg.init_seed
             )
             fields = [str(int(table[int(cell)])), arch]
             for name in proxies:
                 try:
-                    score, seconds = compute_proxy(name, factory, batch)
+                    score, seconds = compute_proxy(name, factory, batch, clock)
                 except (RuntimeError, ValueError, np.linalg.LinAlgError) as exc:
                     if log is not None:
                         log(f"{arch}: {name} failed: {' '.join(str(exc).split())[:200]}")
@@ -426,11 +449,46 @@ def run_table(
             os.fsync(fh.fileno())
             done.add(arch)
             written += 1
+            remeasured += again
             if log is not None:
                 elapsed = time.perf_counter() - started
-                log(f"{done_before + written} done, {written} this run, {elapsed:.0f} s, {arch}")
+                what = "measured again" if again else f"{done_before + written - remeasured} done"
+                log(f"{what}, {written} this run, {elapsed:.0f} s, {arch}")
     remaining = sum(1 for c in cells if space.to_str(space.from_index(int(c))) not in done)
-    return TableRun(path, done_before, written, remaining, time.perf_counter() - started)
+    return TableRun(
+        path, done_before, written, remaining, time.perf_counter() - started, remeasured
+    )
+
+
+def cpu_clock() -> Callable[[], float]:
+    """The clock of a CPU measurement: the calling thread's CPU time when torch computes on
+    that one thread (``time.thread_time``: other threads' work, such as OpenMP workers left
+    spinning by earlier parallel code, is not this job's), else the whole process's
+    (``time.process_time``, core-seconds over torch's threads)."""
+    return time.thread_time if torch.get_num_threads() == 1 else time.process_time
+
+
+REMEASURE_MIN_EXCESS_S = 1.0
+"""A cell is measured again only if it is also this many seconds over the median: a
+proxy of milliseconds that jitters past the factor is not worth a new row."""
+
+
+def slow_cells(path: Path, proxies: Sequence[str], factor: float) -> set[str]:
+    """Cells of a shard file whose last row's seconds for some proxy exceed ``factor``
+    times that proxy's median over the file's cells (their last rows), and the median by
+    at least :data:`REMEASURE_MIN_EXCESS_S`."""
+    if not path.exists():
+        return set()
+    raw = path.read_bytes()
+    _done, good_end = _complete_rows(raw, proxies, path)
+    if good_end == 0:
+        return set()
+    frame = pd.read_csv(io.BytesIO(raw[:good_end]), dtype={"arch_str": str})
+    frame = frame.drop_duplicates("arch_str", keep="last")
+    secs = frame[[f"{p}_s" for p in proxies]]
+    median = secs.median()
+    slow = ((secs > factor * median) & (secs > median + REMEASURE_MIN_EXCESS_S)).any(axis=1)
+    return set(frame.loc[slow, "arch_str"])
 
 
 def _warm_up(proxies: Sequence[str], cfg: TableConfig, batch: ProxyBatch) -> None:
@@ -468,7 +526,7 @@ def merge_shards(src: Path) -> pd.DataFrame:
         if good_end == 0:
             continue
         frame = pd.read_csv(io.BytesIO(raw[:good_end]), dtype={"arch_str": str})
-        frame = frame.drop_duplicates("arch_str", keep="first")
+        frame = frame.drop_duplicates("arch_str", keep="last")  # a re-measured cell
         if merged is None:
             merged = frame
         else:
@@ -551,6 +609,7 @@ __all__ = [
     "batch_sha256",
     "cell_order",
     "columns",
+    "cpu_clock",
     "file_sha256",
     "merge_shards",
     "package_data_dir",
@@ -561,4 +620,5 @@ __all__ = [
     "shard_cells",
     "shard_path",
     "ship_table",
+    "slow_cells",
 ]
