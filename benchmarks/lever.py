@@ -91,6 +91,7 @@ ROWS: dict[str, tuple[str, str]] = {
     "static-strict": ("static", "lever-strict"),
     "heuristic": ("heuristic", "lever"),
     "elastic": ("elastic", "lever"),
+    "day-ahead": ("day-ahead", "lever"),
     "clairvoyant": ("clairvoyant", "lever"),
     "one-shot": ("one-shot", "lever"),
     "rl": ("rl", "lever"),
@@ -155,8 +156,11 @@ def run_job(job: Job) -> Outcome:
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    if job.row.startswith("static@"):  # --tune-static: a fixed split on the lever engine
+    horizon = 24  # forecast hours the policies see (the RL observation's)
+    if job.row.startswith(("static@", "day-ahead@")):  # tuning rows, on the lever engine
         policy, profile = job.row, "lever"
+        if policy.startswith("day-ahead@"):
+            horizon = max(horizon, int(policy.split("@")[1].split(":")[0]))
     else:
         policy, profile = ROWS[job.row]
     cfg = EnvConfig(
@@ -165,6 +169,7 @@ def run_job(job: Job) -> Outcome:
         hours=HOURS,
         signal="forecast",
         study=dict(PROFILES[profile]),
+        horizon=horizon,
     )
     ep = Episode(
         zone=job.zone,
@@ -178,6 +183,12 @@ def run_job(job: Job) -> Outcome:
 
         engine = make_engine(ep, cfg, policy="static")
         engine.policy = StaticPolicy(float(policy.split("@")[1]))
+    elif policy.startswith("day-ahead@"):
+        from cenas.policy import DayAheadPolicy
+
+        block, hours = (int(v) for v in policy.split("@")[1].split(":"))
+        engine = make_engine(ep, cfg, policy="static")
+        engine.policy = DayAheadPolicy(block, hours)
     else:
         engine = make_engine(ep, cfg, policy=policy)
     engine.policy.reset()
@@ -399,9 +410,24 @@ def figures(outcomes: list[Outcome], budgets: list[float], rows: list[str], out:
 def tune_static(seeds: int, workers: int, out: Path) -> int:
     """Carbon to target of each static split of :data:`STATIC_GRID` on the tuning year's
     windows (the largest of the default budgets); the best is ``best-static``."""
+    return _tune("static", [str(f) for f in STATIC_GRID], "train share", seeds, workers, out)
+
+
+DAY_AHEAD_GRID: tuple[str, ...] = ("24:3", "24:4", "24:5", "24:6", "24:8", "24:12", "48:8", "48:12")
+"""``block:work_hours`` pairs tried by ``--tune-day-ahead``."""
+
+
+def tune_day_ahead(seeds: int, workers: int, out: Path) -> int:
+    """Carbon to target of each day-ahead plan of :data:`DAY_AHEAD_GRID` on the tuning
+    year's windows (20 kg); the best gives :class:`cenas.policy.DayAheadPolicy` its
+    defaults."""
+    return _tune("day-ahead", list(DAY_AHEAD_GRID), "block:hours", seeds, workers, out)
+
+
+def _tune(policy: str, grid: list[str], label: str, seeds: int, workers: int, out: Path) -> int:
     jobs = [
-        Job(f"static@{f}", z, s, 20_000.0, year=TUNE_YEAR)
-        for f in STATIC_GRID
+        Job(f"{policy}@{v}", z, s, 20_000.0, year=TUNE_YEAR)
+        for v in grid
         for z in BUNDLED_ZONES
         for s in range(seeds)
     ]
@@ -409,19 +435,19 @@ def tune_static(seeds: int, workers: int, out: Path) -> int:
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         outcomes = list(pool.map(run_job, jobs, chunksize=4))
     lines = [
-        f"# python benchmarks/lever.py --tune-static --seeds {seeds}",
+        f"# python benchmarks/lever.py --tune-{policy} --seeds {seeds}",
         f"git commit: {git_commit()}",
-        f"static splits on the lever engine, {TUNE_YEAR} windows ({seeds} seeds x "
+        f"{policy} rules on the lever engine, {TUNE_YEAR} windows ({seeds} seeds x "
         f"{len(BUNDLED_ZONES)} zones), 20 kg budget; carbon to log10(HV_max - HV) <= {TARGET}",
         "",
-        f"{'train share':>12}{'reached':>9}{'median kg':>11}{'q75 kg':>8}{'final HV':>10}",
+        f"{label:>12}{'reached':>9}{'median kg':>11}{'q75 kg':>8}{'final HV':>10}",
     ]
-    for f in STATIC_GRID:
-        mine = [o for o in outcomes if o.job.row == f"static@{f}"]
+    for v in grid:
+        mine = [o for o in outcomes if o.job.row == f"{policy}@{v}"]
         got = [o.carbon_to for o in mine]
         _, q50, q75 = _quantiles(got)
         lines.append(
-            f"{f:>12}{sum(c is not None for c in got):>5}/{len(got):<3}{_kg(q50):>11}"
+            f"{v:>12}{sum(c is not None for c in got):>5}/{len(got):<3}{_kg(q50):>11}"
             f"{_kg(q75):>8}{np.mean([o.hv_ratio for o in mine]):>10.4f}"
         )
     lines.append(f"{len(outcomes)} runs in {time.perf_counter() - t0:.0f} s")
@@ -440,12 +466,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/lever.txt"))
     ap.add_argument("--tune-static", action="store_true", help="tune best-static on 2022")
+    ap.add_argument("--tune-day-ahead", action="store_true", help="tune day-ahead on 2022")
     ap.add_argument(
         "--year", type=int, default=EVAL_YEAR, help="windows' year (2022: tune, 2023: evaluate)"
     )
     args = ap.parse_args(argv)
     if args.tune_static:
         return tune_static(args.seeds, args.workers, Path("benchmarks/results/lever-static.txt"))
+    if args.tune_day_ahead:
+        out = Path("benchmarks/results/lever-day-ahead-2022.txt")
+        return tune_day_ahead(args.seeds, args.workers, out)
     budgets = [float(b) * 1000 for b in args.budgets_kg.split(",")]
     rows = [r for r in args.rows.split(",") if r]
     unknown = [r for r in rows if r not in ROWS]

@@ -1,5 +1,6 @@
 """Estimates that steer the search: screened training, the optimiser fitted on calibrated
-estimates, surrogate screening of proposals; and the elastic and static-release rules."""
+estimates, surrogate screening of proposals; and the elastic, day-ahead and static-release
+rules."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cenas.config import StudyConfig
 from cenas.engine.loop import Arch
 from cenas.engine.screen import Screen
 from cenas.errors import ConfigError
-from cenas.policy import Allocation, ElasticPolicy, State, StaticPolicy
+from cenas.policy import Allocation, DayAheadPolicy, ElasticPolicy, State, StaticPolicy
 from cenas.study import build_engine
 
 BASE = StudyConfig(
@@ -123,6 +124,46 @@ def test_elastic_trains_in_the_cleanest_hours_and_releases_otherwise() -> None:
     assert end.decide(_state(900.0, coming, time_left=0.05)) == Allocation(8, 0, 0)
     # the last step knows no future hours: it trains
     assert pol.decide(_state(900.0, coming, step=79)).train == 6
+
+
+def test_day_ahead_commits_to_the_cleanest_forecast_hours_of_each_block() -> None:
+    pol = DayAheadPolicy(block=6, work_hours=2, fraction=0.5)
+    # planned at step 0: now 50, then the forecast of steps 1-5
+    plan0 = [50.0, 30.0, 90.0, 10.0, 70.0, 60.0]
+    assert pol.decide(_state(50.0, plan0[1:], step=0)) == Allocation(0, 0, 8)  # not cleanest
+    assert pol.plan(_state(50.0, plan0[1:], step=0)) == {1, 3}
+    # inside the block the plan holds whatever is measured or forecast later
+    assert pol.decide(_state(999.0, [1.0] * 5, step=1)) == Allocation(4, 4, 0)
+    assert pol.decide(_state(1.0, [0.5] * 5, step=2)) == Allocation(0, 0, 8)
+    assert pol.decide(_state(999.0, [], step=3)) == Allocation(4, 4, 0)
+    assert pol.decide(_state(5.0, [1.0] * 5, step=5)).release == 8
+    # the next block is planned at its first step: now (step 6) is the cleanest
+    assert pol.decide(_state(5.0, [9.0, 8.0, 7.0, 6.0, 50.0], step=6)) == Allocation(4, 4, 0)
+    assert pol.plan(_state(5.0, [], step=7)) == {6, 10}
+    # a forecast shorter than the block: hours past its end never work
+    short = DayAheadPolicy(block=6, work_hours=3)
+    assert short.plan(_state(50.0, [40.0], step=0)) == {0, 1}
+    # reset forgets the plan: a new study plans again at its step 0
+    pol.reset()
+    assert pol.plan(_state(1.0, [2.0, 3.0, 4.0, 5.0, 6.0], step=0)) == {0, 1}
+    for bad in ({"block": 0}, {"work_hours": 7, "block": 6}, {"fraction": 1.5}):
+        with pytest.raises(ValueError, match="day-ahead"):
+            DayAheadPolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_day_ahead_runs_a_study_and_spends_nothing_while_released() -> None:
+    cfg = dataclasses.replace(
+        BASE, policy="day-ahead", hours=48, train_unscreened=False, steer="optimizer"
+    )
+    eng = build_engine(cfg)
+    eng.run()
+    assert eng.step_index == 48
+    worked = [r for r in eng.records if r.n_release < cfg.gpus]
+    assert len(worked) == 2 * 6  # six hours of each 24-hour block
+    for r in eng.records:
+        if r.n_release == cfg.gpus:
+            assert r.energy_j == 0.0 and r.carbon_g == 0.0
+    assert eng.trained_x
 
 
 def test_static_split_with_release() -> None:

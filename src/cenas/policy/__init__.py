@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cenas.policy._rules import (
     ClairvoyantPolicy,
+    DayAheadPolicy,
     ElasticPolicy,
     HeuristicPolicy,
     OneShotPolicy,
@@ -17,6 +18,7 @@ __all__ = [
     "Allocation",
     "BoundResult",
     "ClairvoyantPolicy",
+    "DayAheadPolicy",
     "ElasticPolicy",
     "HeuristicPolicy",
     "OneShotPolicy",

@@ -1,12 +1,15 @@
 """Rule-based allocation policies: vanilla, one-shot, static split, heuristic, elastic,
-clairvoyant.
+day-ahead, clairvoyant.
 
 Reference: CE-NAS (Zhao, Liu, Jiang, Guo, NeurIPS 2024). The heuristic follows the
 rule-based allocator of CE-NAS's earlier version, which trains more when the intensity is
 low relative to the coming hours; the elastic rule follows CarbonScaler (Hanafy, Liang, Lee,
 Irwin, Shenoy, "CarbonScaler: Leveraging Cloud Workload Elasticity for Optimizing Carbon
 Efficiency", SIGMETRICS 2024), which scales a job's servers up in the hours of lowest
-marginal carbon before its deadline and releases them otherwise; the clairvoyant policy is
+marginal carbon before its deadline and releases them otherwise; the day-ahead rule commits,
+once a day, to the cleanest hours of the day-ahead forecast, as carbon-aware schedulers
+that shift batch work by day-ahead forecasts do (e.g. Radovanović et al., "Carbon-Aware
+Computing for Datacenters", IEEE Trans. Power Systems 2023); the clairvoyant policy is
 an oracle rule, not from the paper (the exact offline bound is :mod:`cenas.policy.bound`).
 """
 
@@ -189,6 +192,59 @@ class ElasticPolicy(Policy):
         return Allocation(0, est, n - est)
 
 
+class DayAheadPolicy(Policy):
+    """Work only in the cleanest hours of each day, as the day's forecast ranks them.
+
+    At the first hour of every block of ``block`` hours the rule ranks that hour (its
+    measured intensity) and the next ``block - 1`` forecast hours, and commits to the
+    ``work_hours`` cleanest: in those the pool runs the static split (``fraction`` of the
+    GPUs train, the rest estimate); in the others the whole pool is released (0 W). The
+    plan is not revised inside the block: an hour is compared with forecasts made at the
+    same time, never its measured intensity with a later forecast, whose errors would
+    otherwise keep pushing the work to a cleaner-looking future. Hours past the forecast's
+    end do not work. Defaults tuned on the 2022 windows (``benchmarks/lever.py
+    --tune-day-ahead``): 6 of 24 hours.
+
+    Args:
+        block: Hours per plan.
+        work_hours: Hours of each block that work.
+        fraction: Share of the working pool that trains.
+    """
+
+    name = "day-ahead"
+
+    def __init__(self, block: int = 24, work_hours: int = 6, fraction: float = 0.5) -> None:
+        if block < 1 or not 1 <= work_hours <= block:
+            raise ValueError("day-ahead needs block >= 1 and 1 <= work_hours <= block")
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError("day-ahead fraction must lie in [0, 1]")
+        self.block, self.work_hours, self.fraction = block, work_hours, fraction
+        self._plan_start = -1
+        self._work: frozenset[int] = frozenset()
+
+    def reset(self) -> None:
+        self._plan_start = -1
+        self._work = frozenset()
+
+    def plan(self, state: State) -> frozenset[int]:
+        """The steps of the current block that work (planned at its first step)."""
+        start = state.step - state.step % self.block
+        if start != self._plan_start:
+            ahead = np.asarray(state.forecast[: self.block - 1], dtype=np.float64)
+            hours = np.concatenate([[state.intensity], ahead])
+            best = np.argsort(hours, kind="stable")[: self.work_hours]
+            self._plan_start = start
+            self._work = frozenset(state.step + int(i) for i in best)
+        return self._work
+
+    def decide(self, state: State) -> Allocation:
+        n = state.n_gpus
+        if state.step not in self.plan(state):
+            return Allocation(0, 0, n)
+        train = clip_gpus(self.fraction * n, n)
+        return Allocation(train, n - train, 0)
+
+
 class CapRule(Policy):
     """Adds a power-cap level to another policy's allocation, every step.
 
@@ -282,6 +338,7 @@ class ClairvoyantPolicy(Policy):
 __all__ = [
     "CapRule",
     "ClairvoyantPolicy",
+    "DayAheadPolicy",
     "ElasticPolicy",
     "HeuristicPolicy",
     "OneShotPolicy",

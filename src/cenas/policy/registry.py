@@ -10,6 +10,7 @@ from cenas.errors import ConfigError
 from cenas.policy._rules import (
     CapRule,
     ClairvoyantPolicy,
+    DayAheadPolicy,
     ElasticPolicy,
     HeuristicPolicy,
     OneShotPolicy,
@@ -24,6 +25,7 @@ POLICIES: tuple[str, ...] = (
     "static",
     "heuristic",
     "elastic",
+    "day-ahead",
     "clairvoyant",
     "rl",
     "rl-continuous",
@@ -79,6 +81,8 @@ def _make(
         return HeuristicPolicy(**kwargs)
     if name == "elastic":
         return ElasticPolicy(**kwargs)
+    if name == "day-ahead":
+        return DayAheadPolicy(**kwargs)
     if name == "clairvoyant":
         return ClairvoyantPolicy(signal.window, n_gpus, power, 1.0, carbon_budget_g, **kwargs)
     if name in ("rl", "rl-continuous"):
