@@ -771,7 +771,7 @@ def compare_cmd(
     ] = None,
     policies: Annotated[
         str, typer.Option("--policies", help=f"Comma-separated, of {', '.join(POLICIES)}.")
-    ] = "vanilla,one-shot,static,heuristic,elastic,rl,clairvoyant",
+    ] = "vanilla,one-shot,static,heuristic,elastic,day-ahead,rl,clairvoyant",
     seeds: Annotated[
         int,
         typer.Option("--seeds", help="How many seeds per policy and budget, from --seed on."),
