@@ -143,6 +143,9 @@ def test_day_ahead_commits_to_the_cleanest_forecast_hours_of_each_block() -> Non
     # a forecast shorter than the block: hours past its end never work
     short = DayAheadPolicy(block=6, work_hours=3)
     assert short.plan(_state(50.0, [40.0], step=0)) == {0, 1}
+    # first seen inside a block (a resumed live study): only the block's remaining hours
+    late = DayAheadPolicy(block=6, work_hours=2)
+    assert late.plan(_state(50.0, [40.0, 1.0, 2.0, 3.0, 4.0], step=4)) == {4, 5}
     # reset forgets the plan: a new study plans again at its step 0
     pol.reset()
     assert pol.plan(_state(1.0, [2.0, 3.0, 4.0, 5.0, 6.0], step=0)) == {0, 1}

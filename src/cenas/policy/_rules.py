@@ -202,7 +202,9 @@ class DayAheadPolicy(Policy):
     plan is not revised inside the block: an hour is compared with forecasts made at the
     same time, never its measured intensity with a later forecast, whose errors would
     otherwise keep pushing the work to a cleaner-looking future. Hours past the forecast's
-    end do not work. Defaults tuned on the 2022 windows (``benchmarks/lever.py
+    end do not work. A policy that first sees a block after its first hour (a live study
+    resumed inside it; simulated studies resume by replay) plans the block's remaining
+    hours then. Defaults tuned on the 2022 windows (``benchmarks/lever.py
     --tune-day-ahead``): 6 of 24 hours.
 
     Args:
@@ -230,7 +232,8 @@ class DayAheadPolicy(Policy):
         """The steps of the current block that work (planned at its first step)."""
         start = state.step - state.step % self.block
         if start != self._plan_start:
-            ahead = np.asarray(state.forecast[: self.block - 1], dtype=np.float64)
+            left = start + self.block - state.step  # hours of the block from now on
+            ahead = np.asarray(state.forecast[: left - 1], dtype=np.float64)
             hours = np.concatenate([[state.intensity], ahead])
             best = np.argsort(hours, kind="stable")[: self.work_hours]
             self._plan_start = start
