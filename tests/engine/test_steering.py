@@ -146,6 +146,8 @@ def test_day_ahead_commits_to_the_cleanest_forecast_hours_of_each_block() -> Non
     # first seen inside a block (a resumed live study): only the block's remaining hours
     late = DayAheadPolicy(block=6, work_hours=2)
     assert late.plan(_state(50.0, [40.0, 1.0, 2.0, 3.0, 4.0], step=4)) == {4, 5}
+    # a new study on the same policy without a reset plans again at its step 0
+    assert late.plan(_state(9.0, [1.0, 2.0, 3.0, 4.0, 5.0], step=0)) == {1, 2}
     # reset forgets the plan: a new study plans again at its step 0
     pol.reset()
     assert pol.plan(_state(1.0, [2.0, 3.0, 4.0, 5.0, 6.0], step=0)) == {0, 1}

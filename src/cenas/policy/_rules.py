@@ -221,23 +221,25 @@ class DayAheadPolicy(Policy):
         if not 0.0 <= fraction <= 1.0:
             raise ValueError("day-ahead fraction must lie in [0, 1]")
         self.block, self.work_hours, self.fraction = block, work_hours, fraction
-        self._plan_start = -1
+        self._plan_start = self._last_step = -1
         self._work: frozenset[int] = frozenset()
 
     def reset(self) -> None:
-        self._plan_start = -1
+        self._plan_start = self._last_step = -1
         self._work = frozenset()
 
     def plan(self, state: State) -> frozenset[int]:
-        """The steps of the current block that work (planned at its first step)."""
+        """The steps of the current block that work (planned at its first step; a step
+        before the last one seen is a new study's, planned afresh even without a reset)."""
         start = state.step - state.step % self.block
-        if start != self._plan_start:
+        if start != self._plan_start or state.step < self._last_step:
             left = start + self.block - state.step  # hours of the block from now on
             ahead = np.asarray(state.forecast[: left - 1], dtype=np.float64)
             hours = np.concatenate([[state.intensity], ahead])
             best = np.argsort(hours, kind="stable")[: self.work_hours]
             self._plan_start = start
             self._work = frozenset(state.step + int(i) for i in best)
+        self._last_step = state.step
         return self._work
 
     def decide(self, state: State) -> Allocation:
