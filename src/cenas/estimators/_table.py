@@ -416,8 +416,9 @@ def run_table(
     archs = [space.to_str(space.from_index(int(c))) for c in cells]
     done_before = sum(1 for a in archs if a in done)
     redo = slow_cells(path, proxies, remeasure_over) if remeasure_over is not None else set()
-    todo = [c for c, a in zip(cells, archs, strict=True) if a in redo]
-    todo += [c for c, a in zip(cells, archs, strict=True) if a not in done]
+    pairs = list(zip(cells, archs, strict=True))
+    todo = [(c, a, True) for c, a in pairs if a in redo]  # measured again first
+    todo += [(c, a, False) for c, a in pairs if a not in done]
     written = remeasured = 0
     new_file = not path.exists() or path.stat().st_size == 0
     if todo:
@@ -426,12 +427,7 @@ def run_table(
         if new_file:
             fh.write(",".join(columns(proxies)) + "\n")
             fh.flush()
-        for cell in todo:
-            arch = space.to_str(space.from_index(int(cell)))
-            if arch in done and arch not in redo:
-                continue
-            again = arch in redo
-            redo.discard(arch)
+        for cell, arch, again in todo:
             factory = nb201_factory(
                 arch, cfg.channels, cfg.cells_per_stage, cfg.num_classes, cfg.init_seed
             )
@@ -473,18 +469,24 @@ REMEASURE_MIN_EXCESS_S = 1.0
 proxy of milliseconds that jitters past the factor is not worth a new row."""
 
 
+def _last_rows(path: Path, proxies: Sequence[str]) -> pd.DataFrame | None:
+    """The complete rows of a shard file, the last one of each cell (a cell measured again
+    has several); ``None`` when it holds none. Reads, never cuts (the job may be writing)."""
+    raw = path.read_bytes()
+    _done, good_end = _complete_rows(raw, proxies, path)
+    if good_end == 0:
+        return None
+    frame = pd.read_csv(io.BytesIO(raw[:good_end]), dtype={"arch_str": str})
+    return frame.drop_duplicates("arch_str", keep="last")
+
+
 def slow_cells(path: Path, proxies: Sequence[str], factor: float) -> set[str]:
     """Cells of a shard file whose last row's seconds for some proxy exceed ``factor``
     times that proxy's median over the file's cells (their last rows), and the median by
     at least :data:`REMEASURE_MIN_EXCESS_S`."""
-    if not path.exists():
+    frame = _last_rows(path, proxies) if path.exists() else None
+    if frame is None:
         return set()
-    raw = path.read_bytes()
-    _done, good_end = _complete_rows(raw, proxies, path)
-    if good_end == 0:
-        return set()
-    frame = pd.read_csv(io.BytesIO(raw[:good_end]), dtype={"arch_str": str})
-    frame = frame.drop_duplicates("arch_str", keep="last")
     secs = frame[[f"{p}_s" for p in proxies]]
     median = secs.median()
     slow = ((secs > factor * median) & (secs > median + REMEASURE_MIN_EXCESS_S)).any(axis=1)
@@ -521,12 +523,9 @@ def merge_shards(src: Path) -> pd.DataFrame:
     for f in files:
         header = f.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
         proxies = [c for c in header[2:] if not c.endswith("_s")]
-        raw = f.read_bytes()  # the job may still be writing: read, never cut
-        _done, good_end = _complete_rows(raw, proxies, f)
-        if good_end == 0:
+        frame = _last_rows(f, proxies)
+        if frame is None:
             continue
-        frame = pd.read_csv(io.BytesIO(raw[:good_end]), dtype={"arch_str": str})
-        frame = frame.drop_duplicates("arch_str", keep="last")  # a re-measured cell
         if merged is None:
             merged = frame
         else:
