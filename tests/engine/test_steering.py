@@ -156,6 +156,60 @@ def test_day_ahead_commits_to_the_cleanest_forecast_hours_of_each_block() -> Non
             DayAheadPolicy(**bad)  # type: ignore[arg-type]
 
 
+def test_day_ahead_spends_the_budget_surplus_latest_first() -> None:
+    pol = DayAheadPolicy(block=4, work_hours=1, reserve=0.0)
+    day = [20.0, 30.0, 40.0]  # the forecast after a 10 g/kWh hour
+    # block 0: nothing measured yet, the plain plan (the cleanest hour)
+    assert pol.decide(_state(10.0, day, step=0, n_steps=8)).train == 4
+    # the working hour used 0.1 of the budget at 10 g/kWh: 0.01 per g/kWh
+    for step in (1, 2, 3):
+        assert pol.decide(_state(10.0 * (step + 1), day[step:], step=step, n_steps=8,
+                                 carbon_left=0.9)).release == 8
+    # block 1 is the last: its plan costs 0.1, the surplus 0.8 buys the 20 and 30 hours
+    # (0.2 + 0.3), not the 40 one (0.4 > 0.3 left)
+    assert pol.plan(_state(10.0, day, step=4, n_steps=8, carbon_left=0.9)) == {4, 5, 6}
+    # with a third block to come, the later block absorbs the surplus first
+    late = DayAheadPolicy(block=4, work_hours=1, reserve=0.0)
+    late.decide(_state(10.0, day, step=0, n_steps=12))
+    late.decide(_state(20.0, day[1:], step=1, n_steps=12, carbon_left=0.9))
+    assert late.plan(_state(10.0, day, step=4, n_steps=12, carbon_left=0.9)) == {4}
+    # the reserve is kept: 10 % of 0.9 leaves 0.71 after the plan, enough for 20 + 30 only
+    kept = DayAheadPolicy(block=4, work_hours=1, reserve=0.1)
+    kept.decide(_state(10.0, day, step=0, n_steps=8))
+    kept.decide(_state(20.0, day[1:], step=1, n_steps=8, carbon_left=0.9))
+    assert kept.plan(_state(10.0, day, step=4, n_steps=8, carbon_left=0.9)) == {4, 5, 6}
+    tight = DayAheadPolicy(block=4, work_hours=1, reserve=0.5)
+    tight.decide(_state(10.0, day, step=0, n_steps=8))
+    tight.decide(_state(20.0, day[1:], step=1, n_steps=8, carbon_left=0.9))
+    assert tight.plan(_state(10.0, day, step=4, n_steps=8, carbon_left=0.9)) == {4, 5}
+    # without a budget (carbon_left stays 1) or with pacing off: the plain plan
+    for plain, left in ((DayAheadPolicy(4, 1), 1.0), (DayAheadPolicy(4, 1, spend_surplus=False), 0.9)):
+        plain.decide(_state(10.0, day, step=0, n_steps=8))
+        plain.decide(_state(20.0, day[1:], step=1, n_steps=8, carbon_left=left))
+        assert plain.plan(_state(10.0, day, step=4, n_steps=8, carbon_left=left)) == {4}
+    with pytest.raises(ValueError, match="reserve"):
+        DayAheadPolicy(reserve=1.0)
+
+
+def test_day_ahead_pacing_spends_more_of_a_budget_and_never_exceeds_it() -> None:
+    cfg = dataclasses.replace(
+        BASE, policy="day-ahead", hours=72, train_unscreened=False, steer="optimizer"
+    )
+    spent: dict[bool, tuple[float, list[int]]] = {}
+    for surplus in (False, True):
+        eng = build_engine(dataclasses.replace(cfg, budget_g=4000.0))
+        eng.policy = DayAheadPolicy(spend_surplus=surplus)
+        eng.run()
+        worked = [r.step for r in eng.records if r.n_release < cfg.gpus]
+        assert eng.cum_carbon_g <= 4000.0 + 1e-6
+        spent[surplus] = (eng.cum_carbon_g, worked)
+    plain, paced = spent[False], spent[True]
+    # the first day is planned alike; later days work more hours and spend more
+    assert [s for s in paced[1] if s < 24] == [s for s in plain[1] if s < 24]
+    assert len(paced[1]) > len(plain[1])
+    assert paced[0] > plain[0]
+
+
 def test_day_ahead_runs_a_study_and_spends_nothing_while_released() -> None:
     cfg = dataclasses.replace(
         BASE, policy="day-ahead", hours=48, train_unscreened=False, steer="optimizer"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from cenas.engine.energy import PowerModel, most_efficient
 from cenas.policy.base import Allocation, Decision, Policy, State, clip_gpus, with_cap
@@ -193,7 +193,8 @@ class ElasticPolicy(Policy):
 
 
 class DayAheadPolicy(Policy):
-    """Work only in the cleanest hours of each day, as the day's forecast ranks them.
+    """Work only in the cleanest hours of each day, as the day's forecast ranks them, and
+    spend what the carbon budget leaves over late in the window.
 
     At the first hour of every block of ``block`` hours the rule ranks that hour (its
     measured intensity) and the next ``block - 1`` forecast hours, and commits to the
@@ -207,38 +208,100 @@ class DayAheadPolicy(Policy):
     hours then. Defaults tuned on the 2022 windows (``benchmarks/lever.py
     --tune-day-ahead``): 6 of 24 hours.
 
+    **Budget pacing** (``spend_surplus``): a study with a carbon budget that this plan
+    would leave partly unspent works more hours, latest first, in the spirit of
+    CarbonScaler (Hanafy et al., SIGMETRICS 2024: scale the work with the carbon of each
+    hour within the deadline). The rule measures what a working hour costs from the
+    budget share each one used (the drop of ``State.carbon_left`` per gCO2eq/kWh of the
+    hour's intensity). At a block's first hour it projects the spend of this block's plan
+    and of the same plan in every later block (this block's forecast standing in for
+    theirs), keeps ``reserve`` of the budget left, and lets the later blocks, last first,
+    absorb the surplus up to working every hour; what they cannot absorb adds this
+    block's next-cleanest hours. The first block, before any working hour has been
+    measured, and a study without a budget keep the plain plan. Early hours stay
+    selective, so the carbon to a given hypervolume is the plain rule's, while a large
+    budget is not left unused at the deadline.
+
     Args:
         block: Hours per plan.
-        work_hours: Hours of each block that work.
+        work_hours: Hours of each block that work (at least; pacing may add more).
         fraction: Share of the working pool that trains.
+        spend_surplus: Pace the budget as above.
+        reserve: Share of the remaining budget pacing keeps unspent.
     """
 
     name = "day-ahead"
 
-    def __init__(self, block: int = 24, work_hours: int = 6, fraction: float = 0.5) -> None:
+    def __init__(
+        self,
+        block: int = 24,
+        work_hours: int = 6,
+        fraction: float = 0.5,
+        spend_surplus: bool = True,
+        reserve: float = 0.05,
+    ) -> None:
         if block < 1 or not 1 <= work_hours <= block:
             raise ValueError("day-ahead needs block >= 1 and 1 <= work_hours <= block")
         if not 0.0 <= fraction <= 1.0:
             raise ValueError("day-ahead fraction must lie in [0, 1]")
+        if not 0.0 <= reserve < 1.0:
+            raise ValueError("day-ahead reserve must lie in [0, 1)")
         self.block, self.work_hours, self.fraction = block, work_hours, fraction
-        self._plan_start = self._last_step = -1
-        self._work: frozenset[int] = frozenset()
+        self.spend_surplus, self.reserve = spend_surplus, reserve
+        self.reset()
 
     def reset(self) -> None:
         self._plan_start = self._last_step = -1
-        self._work = frozenset()
+        self._work: frozenset[int] = frozenset()
+        self._costs: list[float] = []  # budget share per gCO2eq/kWh of a working hour
+        self._worked: tuple[int, float, float] | None = None  # step, carbon_left, intensity
+
+    def _measure(self, state: State) -> None:
+        """Record the budget share the previous step used, if it worked."""
+        if state.step < self._last_step:  # a new study on the same policy
+            self._costs, self._worked = [], None
+        if self._worked is not None and state.step == self._worked[0]:
+            return  # asked again within the step
+        if self._worked is not None and state.step == self._worked[0] + 1:
+            used = self._worked[1] - state.carbon_left
+            if used > 0.0 and self._worked[2] > 0.0:
+                self._costs.append(used / self._worked[2])
+        self._worked = None
+
+    def _paced_hours(self, state: State, ranked: NDArray[np.float64], start: int) -> int:
+        """Hours of this block to work: ``work_hours`` plus what the surplus pays for."""
+        k = min(self.work_hours, ranked.size)
+        if not (self.spend_surplus and self._costs):
+            return k
+        cost = float(np.mean(self._costs))
+        plan = cost * float(ranked[:k].sum())
+        full = cost * float(ranked.sum())
+        later: list[float] = []  # later blocks' lengths, in this block's hours
+        rest = state.n_steps - (start + self.block)
+        while rest > 0:
+            later.append(min(self.block, rest) / ranked.size)
+            rest -= self.block
+        surplus = state.carbon_left * (1.0 - self.reserve) - plan * (1.0 + sum(later))
+        for share in reversed(later):  # the last block absorbs first
+            surplus -= min(max(surplus, 0.0), (full - plan) * share)
+        while k < ranked.size and cost * float(ranked[k]) <= surplus:
+            surplus -= cost * float(ranked[k])
+            k += 1
+        return k
 
     def plan(self, state: State) -> frozenset[int]:
         """The steps of the current block that work (planned at its first step; a step
         before the last one seen is a new study's, planned afresh even without a reset)."""
+        self._measure(state)
         start = state.step - state.step % self.block
         if start != self._plan_start or state.step < self._last_step:
             left = start + self.block - state.step  # hours of the block from now on
             ahead = np.asarray(state.forecast[: left - 1], dtype=np.float64)
             hours = np.concatenate([[state.intensity], ahead])
-            best = np.argsort(hours, kind="stable")[: self.work_hours]
+            order = np.argsort(hours, kind="stable")
+            k = self._paced_hours(state, hours[order], start)
             self._plan_start = start
-            self._work = frozenset(state.step + int(i) for i in best)
+            self._work = frozenset(state.step + int(i) for i in order[:k])
         self._last_step = state.step
         return self._work
 
@@ -246,6 +309,7 @@ class DayAheadPolicy(Policy):
         n = state.n_gpus
         if state.step not in self.plan(state):
             return Allocation(0, 0, n)
+        self._worked = (state.step, state.carbon_left, state.intensity)
         train = clip_gpus(self.fraction * n, n)
         return Allocation(train, n - train, 0)
 
