@@ -143,6 +143,11 @@ def test_day_ahead_commits_to_the_cleanest_forecast_hours_of_each_block() -> Non
     # a forecast shorter than the block: hours past its end never work
     short = DayAheadPolicy(block=6, work_hours=3)
     assert short.plan(_state(50.0, [40.0], step=0)) == {0, 1}
+    # the study's end cuts the last block short: hours past it are never planned, and
+    # the block works its share of the plan (3 of 6 hours -> 1 of 2)
+    cut = DayAheadPolicy(block=6, work_hours=3, spend_surplus=False)
+    assert cut.plan(_state(50.0, [40.0, 1.0, 2.0, 3.0, 4.0], step=6, n_steps=8)) == {7}
+    assert cut.plan(_state(50.0, [40.0, 1.0, 2.0], step=0, n_steps=2)) == {1}
     # first seen inside a block (a resumed live study): only the block's remaining hours
     late = DayAheadPolicy(block=6, work_hours=2)
     assert late.plan(_state(50.0, [40.0, 1.0, 2.0, 3.0, 4.0], step=4)) == {4, 5}

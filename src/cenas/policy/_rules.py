@@ -203,9 +203,10 @@ class DayAheadPolicy(Policy):
     plan is not revised inside the block: an hour is compared with forecasts made at the
     same time, never its measured intensity with a later forecast, whose errors would
     otherwise keep pushing the work to a cleaner-looking future. Hours past the forecast's
-    end do not work. A policy that first sees a block after its first hour (a live study
-    resumed inside it; simulated studies resume by replay) plans the block's remaining
-    hours then. Defaults tuned on the 2022 windows (``benchmarks/lever.py
+    end do not work, nor hours past the study's: a last block cut short by the study's end
+    works its share of ``work_hours`` (at least one hour). A policy that first sees a block
+    after its first hour (a live study resumed inside it; simulated studies resume by
+    replay) plans the block's remaining hours then. Defaults tuned on the 2022 windows (``benchmarks/lever.py
     --tune-day-ahead``): 6 of 24 hours.
 
     **Budget pacing** (``spend_surplus``): a study with a carbon budget that this plan
@@ -268,9 +269,9 @@ class DayAheadPolicy(Policy):
                 self._costs.append(used / self._worked[2])
         self._worked = None
 
-    def _paced_hours(self, state: State, ranked: NDArray[np.float64], start: int) -> int:
-        """Hours of this block to work: ``work_hours`` plus what the surplus pays for."""
-        k = min(self.work_hours, ranked.size)
+    def _paced_hours(self, state: State, ranked: NDArray[np.float64], start: int, k: int) -> int:
+        """Hours of this block to work: the plan's ``k`` plus what the surplus pays for."""
+        k = min(k, ranked.size)
         if not (self.spend_surplus and self._costs):
             return k
         cost = float(np.mean(self._costs))
@@ -295,11 +296,15 @@ class DayAheadPolicy(Policy):
         self._measure(state)
         start = state.step - state.step % self.block
         if start != self._plan_start or state.step < self._last_step:
-            left = start + self.block - state.step  # hours of the block from now on
+            end = min(start + self.block, max(state.n_steps, state.step + 1))
+            left = end - state.step  # hours of the block from now on, within the study
             ahead = np.asarray(state.forecast[: left - 1], dtype=np.float64)
             hours = np.concatenate([[state.intensity], ahead])
             order = np.argsort(hours, kind="stable")
-            k = self._paced_hours(state, hours[order], start)
+            k = self.work_hours  # a block cut short by the study's end works its share
+            if end - start < self.block:
+                k = max(1, round(self.work_hours * (end - start) / self.block))
+            k = self._paced_hours(state, hours[order], start, k)
             self._plan_start = start
             self._work = frozenset(state.step + int(i) for i in order[:k])
         self._last_step = state.step
