@@ -168,8 +168,12 @@ def test_day_ahead_spends_the_budget_surplus_latest_first() -> None:
     assert pol.decide(_state(10.0, day, step=0, n_steps=8)).train == 4
     # the working hour used 0.1 of the budget at 10 g/kWh: 0.01 per g/kWh
     for step in (1, 2, 3):
-        assert pol.decide(_state(10.0 * (step + 1), day[step:], step=step, n_steps=8,
-                                 carbon_left=0.9)).release == 8
+        assert (
+            pol.decide(
+                _state(10.0 * (step + 1), day[step:], step=step, n_steps=8, carbon_left=0.9)
+            ).release
+            == 8
+        )
     # block 1 is the last: its plan costs 0.1, the surplus 0.8 buys the 20 and 30 hours
     # (0.2 + 0.3), not the 40 one (0.4 > 0.3 left)
     assert pol.plan(_state(10.0, day, step=4, n_steps=8, carbon_left=0.9)) == {4, 5, 6}
@@ -188,7 +192,8 @@ def test_day_ahead_spends_the_budget_surplus_latest_first() -> None:
     tight.decide(_state(20.0, day[1:], step=1, n_steps=8, carbon_left=0.9))
     assert tight.plan(_state(10.0, day, step=4, n_steps=8, carbon_left=0.9)) == {4, 5}
     # without a budget (carbon_left stays 1) or with pacing off: the plain plan
-    for plain, left in ((DayAheadPolicy(4, 1), 1.0), (DayAheadPolicy(4, 1, spend_surplus=False), 0.9)):
+    no_pacing = DayAheadPolicy(4, 1, spend_surplus=False)
+    for plain, left in ((DayAheadPolicy(4, 1), 1.0), (no_pacing, 0.9)):
         plain.decide(_state(10.0, day, step=0, n_steps=8))
         plain.decide(_state(20.0, day[1:], step=1, n_steps=8, carbon_left=left))
         assert plain.plan(_state(10.0, day, step=4, n_steps=8, carbon_left=left)) == {4}

@@ -206,8 +206,8 @@ class DayAheadPolicy(Policy):
     end do not work, nor hours past the study's: a last block cut short by the study's end
     works its share of ``work_hours`` (at least one hour). A policy that first sees a block
     after its first hour (a live study resumed inside it; simulated studies resume by
-    replay) plans the block's remaining hours then. Defaults tuned on the 2022 windows (``benchmarks/lever.py
-    --tune-day-ahead``): 6 of 24 hours.
+    replay) plans the block's remaining hours then. Defaults tuned on the 2022 windows
+    (``benchmarks/lever.py --tune-day-ahead``): 6 of 24 hours.
 
     **Budget pacing** (``spend_surplus``): a study with a carbon budget that this plan
     would leave partly unspent works more hours, latest first, in the spirit of
