@@ -18,7 +18,7 @@ $(TEST_STAMP): $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/cenas search
-	$(VENV)/bin/cenas search --live --workers 2 --hours 8 --step-minutes 0.25 \
+	$(VENV)/bin/cenas search --live --workers 2 --hours 8 --step-minutes 0.25 --policy static \
 		--train-epochs 2 --channels 4 --cells 1 --estimator zero-cost:synflow
 
 test: $(TEST_STAMP)

@@ -55,7 +55,8 @@ class StudyConfig:
         gpus: GPUs in the pool.
         step_hours: Hours per scheduling step.
         budget_g: Carbon budget in grams (``None``: unlimited).
-        policy: Allocation policy name.
+        policy: Allocation policy name (default ``day-ahead``: the rule with the least
+            carbon to a target on unseen windows, ``benchmarks/results/lever.txt``).
         estimator: Estimator name (see :data:`cenas.engine.evaluators.ESTIMATORS`);
             ``one-shot`` and ``few-shot`` need a CIFAR-10 task, ``zero-cost:<proxy>`` a proxy
             table that covers every cell.
@@ -146,7 +147,7 @@ class StudyConfig:
     gpus: int = 8
     step_hours: float = 1.0
     budget_g: float | None = DEFAULT_BUDGET_G
-    policy: str = "static"
+    policy: str = "day-ahead"
     estimator: str = "low-fidelity"
     optimizer: str = "lamoo"
     seed: int = 0

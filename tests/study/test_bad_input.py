@@ -601,7 +601,7 @@ def test_help_shows_defaults_and_complete_lists(
     assert "…" not in text.replace("SEED+1, …", "") and "..." not in text
     if command == "search":
         assert "(default 15000, i.e. 15 kg)" in text
-        assert f"Allocation policy: {', '.join(POLICIES)} (default static)" in text
+        assert f"Allocation policy: {', '.join(POLICIES)} (default day-ahead)" in text
     else:
         assert "First seed: each policy and budget runs seeds SEED, SEED+1, … SEED+SEEDS−1" in text
         assert "How many seeds per policy and budget, from --seed on" in text
