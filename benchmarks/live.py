@@ -34,6 +34,8 @@ DEMO = [
     "8",
     "--step-minutes",
     "0.25",
+    "--policy",
+    "static",
     "--train-epochs",
     "2",
     "--channels",
