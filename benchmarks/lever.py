@@ -109,13 +109,13 @@ ROWS: dict[str, tuple[str, str]] = {
     "static+cap+release-idle": ("static", "lever+caps+release-idle"),
     "elastic+release-idle": ("elastic", "lever+release-idle"),
     "elastic+cap+release-idle": ("elastic", "lever+caps+release-idle"),
+    "day-ahead-actual": ("day-ahead", "lever"),
 }
 """Row -> (policy, engine profile)."""
 
-ACTUAL_ROWS: dict[str, tuple[str, str]] = {"day-ahead-actual": ("day-ahead", "lever")}
+ACTUAL_ROWS: frozenset[str] = frozenset({"day-ahead-actual"})
 """Rows whose policy sees the trace's true coming hours instead of the forecaster's: how
 much forecast error costs a rule (a reference, not a deployable policy)."""
-ROWS.update(ACTUAL_ROWS)
 
 
 STATIC_GRID: tuple[float, ...] = (0.25, 0.375, 0.5, 0.625, 0.75)
